@@ -1,0 +1,6 @@
+"""``python -m zifsim`` = ``zifsim``."""
+import sys
+
+from zifsim.cli import main
+
+sys.exit(main())
