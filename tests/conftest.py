@@ -1,0 +1,40 @@
+"""Shared pytest fixtures: paths to third-party data, with clean skips when absent."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests run LAMMPS in-process on a 2-core machine: one OpenMP thread unless asked.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from zifsim import settings  # noqa: E402
+
+ZNN_2016 = "ffield_ZnN_2016"
+
+
+@pytest.fixture(scope="session")
+def forcefield_dir() -> Path:
+    """Folder with ReaxFF parameter files; skips the test when it is missing."""
+    path = settings.forcefield_dir()
+    if not (path / ZNN_2016).is_file():
+        pytest.skip(f"ReaxFF parameter file {ZNN_2016} not found in {path} "
+                    "(set ZIFSIM_FORCEFIELD_DIR or place ../shared/forcefields beside the checkout)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def znn_ffield(forcefield_dir) -> Path:
+    """Path of ffield_ZnN_2016 (Yang et al. 2018); skips when absent."""
+    return forcefield_dir / ZNN_2016
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """Folder of third-party reference structures; skips the test when missing."""
+    path = settings.reference_dir()
+    if not (path / "structures").is_dir():
+        pytest.skip(f"reference structures not found in {path} "
+                    "(set ZIFSIM_REFERENCE_DIR or place ../shared/reference beside the checkout)")
+    return path
