@@ -1,0 +1,82 @@
+# Analyses of one run directory (or an imported trajectory): zifsim analyse.
+#
+# Declared outputs are the tables the report and the notebooks read; zifsim
+# analyse writes more (plots, S(q), X-ray PDF ...) into the same folder.  The
+# plots are copied to results/report/figures/ so that `snakemake --report`
+# attaches them, one subcategory per run.
+
+#: tables every analysis of a simulated run must produce
+ANALYSIS_TABLES = [
+    "summary.json",
+    "coordination.csv",
+    "lindemann.csv",
+    "rdf.csv",
+    "psd.csv",
+]
+
+
+def _analysis_outputs(prefix):
+    return {Path(name).stem: f"{prefix}/{name}" for name in ANALYSIS_TABLES}
+
+
+rule analyse_run:
+    """Coordination, Lindemann, RDF/PDF, pores and thermo summary of one MD run."""
+    output:
+        **_analysis_outputs(f"{RESULTS}/analysis/{{material}}/{{protocol}}/rep{{replica}}"),
+        figures=report(
+            directory(f"{RESULTS}/report/figures/{{material}}/{{protocol}}/rep{{replica}}"),
+            patterns=["{figure}.png"],
+            caption="../report/run_figures.rst",
+            category="Runs",
+            subcategory="{material} {protocol} rep{replica}",
+            labels={"material": "{material}", "protocol": "{protocol}",
+                    "replica": "{replica}", "figure": "{figure}"},
+        ),
+    input:
+        run=rules.md.output.metadata,
+    params:
+        rundir=lambda w: run_dir(w.material, w.protocol, w.replica),
+        out=lambda w: analysis_dir(w.material, w.protocol, w.replica),
+        every=config["analysis"]["every"],
+    log:
+        f"{RESULTS}/logs/analysis/{{material}}/{{protocol}}/rep{{replica}}.log",
+    threads: step("analysis")["threads"]
+    retries: step("analysis")["retries"]
+    resources:
+        **slurm_resources("analysis"),
+    shell:
+        "OMP_NUM_THREADS={threads} {ZIFSIM} analyse {params.rundir:q} --out {params.out:q}"
+        " --every {params.every} > {log:q} 2>&1"
+        " && mkdir -p {output.figures:q}"
+        " && (cp {params.out:q}/*.png {output.figures:q}/ 2>/dev/null || true)"
+
+
+rule analyse_imported:
+    """Analyses of a run directory or trajectory made outside this workflow."""
+    output:
+        summary=f"{RESULTS}/analysis/imported/{{imported}}/summary.json",
+        figures=report(
+            directory(f"{RESULTS}/report/figures/imported/{{imported}}"),
+            patterns=["{figure}.png"],
+            caption="../report/run_figures.rst",
+            category="Imported runs",
+            subcategory="{imported}",
+            labels={"run": "{imported}", "figure": "{figure}"},
+        ),
+    input:
+        path=lambda w: os.path.expanduser(IMPORTED[w.imported]["path"]),
+    params:
+        out=lambda w: imported_analysis_dir(w.imported),
+        every=config["analysis"]["every"],
+        material=lambda w: IMPORTED[w.imported]["material"],
+    log:
+        f"{RESULTS}/logs/analysis/imported/{{imported}}.log",
+    threads: step("analysis")["threads"]
+    retries: step("analysis")["retries"]
+    resources:
+        **slurm_resources("analysis"),
+    shell:
+        "OMP_NUM_THREADS={threads} {ZIFSIM} analyse {input.path:q} --out {params.out:q}"
+        " --every {params.every} --material {params.material:q} > {log:q} 2>&1"
+        " && mkdir -p {output.figures:q}"
+        " && (cp {params.out:q}/*.png {output.figures:q}/ 2>/dev/null || true)"

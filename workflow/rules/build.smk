@@ -1,0 +1,24 @@
+# Periodic cells from the materials registry (or a user CIF): zifsim build.
+
+
+rule build_cell:
+    """Build and validate the simulation cell of one material."""
+    output:
+        data=f"{RESULTS}/cells/{{material}}/cell.data",
+        extxyz=f"{RESULTS}/cells/{{material}}/cell.extxyz",
+        cif=f"{RESULTS}/cells/{{material}}/cell.cif",
+        validation=f"{RESULTS}/cells/{{material}}/validation.json",
+    input:
+        cif=lambda w: [material_source(w.material)] if w.material in config["custom_materials"] else [],
+    params:
+        source=lambda w: material_source(w.material),
+        options=lambda w: cell_options(w.material),
+        out=lambda w: cell_dir(w.material),
+    log:
+        f"{RESULTS}/logs/build/{{material}}.log",
+    threads: step("build")["threads"]
+    retries: step("build")["retries"]
+    resources:
+        **slurm_resources("build"),
+    shell:
+        "{ZIFSIM} build {params.source:q} --out {params.out:q} {params.options} > {log:q} 2>&1"

@@ -1,0 +1,321 @@
+# Shared by every rule file: config validation, name checks, paths, resources.
+# No physics here: the rules only call the zifsim command-line interface.
+
+import difflib
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+REPO = Path(workflow.basedir)  # the folder holding the Snakefile
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+MATERIALS_REGISTRY = REPO / "configs" / "materials.yaml"
+PROTOCOL_DIR = REPO / "configs" / "protocols"
+
+
+# ---------------------------------------------------------------- validation
+def _schema_at(schema, path):
+    """Sub-schema describing the config value at ``path`` (best effort, for messages)."""
+    defs = schema.get("$defs", {})
+
+    def deref(s):
+        while isinstance(s, dict) and "$ref" in s:
+            s = defs[s["$ref"].rsplit("/", 1)[-1]]
+        return s
+
+    s = deref(schema)
+    for key in path:
+        s = deref(s)
+        if isinstance(key, int):
+            s = s.get("items", {})
+        elif key in s.get("properties", {}):
+            s = s["properties"][key]
+        elif isinstance(s.get("additionalProperties"), dict):
+            s = s["additionalProperties"]
+        else:
+            return {}
+    return deref(s)
+
+
+def _key_name(path):
+    text = ""
+    for p in path:
+        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
+    return text or "(top level)"
+
+
+def config_errors(cfg, schema):
+    """Every schema violation of ``cfg`` as one line naming the key and what is allowed."""
+    from jsonschema import Draft202012Validator
+
+    messages = []
+    errors = sorted(Draft202012Validator(schema).iter_errors(cfg),
+                    key=lambda e: [str(p) for p in e.absolute_path])
+    for err in errors:
+        path = list(err.absolute_path)
+        key = _key_name(path)
+        sub = _schema_at(schema, path)
+        if err.validator == "additionalProperties":
+            allowed = sorted(sub.get("properties", {}))
+            for extra in sorted(set(err.instance) - set(allowed)):
+                full = _key_name(path + [extra])
+                hint = difflib.get_close_matches(extra, allowed, n=1)
+                messages.append(
+                    f"unknown config key '{full}'"
+                    + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                    + f"; allowed keys{' of ' + key if path else ''}: {', '.join(allowed)}")
+        elif err.validator == "enum":
+            messages.append(f"config key '{key}' = {err.instance!r} is not allowed; "
+                            f"allowed values: {', '.join(map(str, err.validator_value))}")
+        elif err.validator == "type":
+            expected = err.validator_value
+            expected = " or ".join(expected) if isinstance(expected, list) else expected
+            messages.append(f"config key '{key}' = {err.instance!r} has the wrong type "
+                            f"({type(err.instance).__name__}); expected {expected}")
+        elif err.validator == "required":
+            missing = [k for k in err.validator_value if k not in err.instance]
+            for k in missing:
+                messages.append(f"config key '{_key_name(path + [k])}' is required"
+                                + (f" when mode is {cfg.get('mode', 'simulate')}"
+                                   if not path else ""))
+        elif err.validator == "not":
+            messages.append(f"config key '{key}': give supercell or min_width, not both")
+        elif err.validator == "minItems":
+            when = (f" when mode is {cfg.get('mode', 'simulate')}"
+                    if len(path) == 1 and isinstance(cfg, dict) else "")
+            messages.append(f"config key '{key}' must list at least {err.validator_value} "
+                            f"item(s){when}")
+        else:
+            desc = sub.get("description")
+            messages.append(f"config key '{key}': {err.message}"
+                            + (f" ({desc})" if desc else ""))
+    return list(dict.fromkeys(messages))
+
+
+def available_materials():
+    """Material names in the registry configs/materials.yaml (empty if it is missing)."""
+    if not MATERIALS_REGISTRY.is_file():
+        return []
+    with open(MATERIALS_REGISTRY) as fh:
+        data = yaml.safe_load(fh) or {}
+    return sorted((data.get("materials") or {}).keys())
+
+
+def available_protocols():
+    """Protocol names shipped in configs/protocols/."""
+    return sorted(p.stem for p in PROTOCOL_DIR.glob("*.yaml"))
+
+
+def _check_names(kind, names, known, custom, custom_key):
+    problems = []
+    for name in names:
+        if name in custom or name in known:
+            continue
+        hint = difflib.get_close_matches(name, known + list(custom), n=1)
+        problems.append(
+            f"unknown {kind} '{name}' in config key '{kind}s'"
+            + (f" (did you mean '{hint[0]}'?)" if hint else "")
+            + f"; available: {', '.join(known) or '(none found)'}"
+            + f"; or define it under '{custom_key}'")
+    return problems
+
+
+def resolve_forcefield(name):
+    """Absolute path of the ReaxFF file named in the config (name or path)."""
+    path = Path(os.path.expanduser(name))
+    if path.is_absolute() or len(path.parts) > 1:
+        return path.resolve()
+    env = os.environ.get("ZIFSIM_FORCEFIELD_DIR")
+    base = Path(env).expanduser() if env else Path(
+        os.environ.get("ZIFSIM_SHARED", REPO.parent / "shared")).expanduser() / "forcefields"
+    return (base / name).resolve()
+
+
+def check_config(cfg):
+    """Validate ``cfg`` (schema, names, files); raise WorkflowError listing every problem."""
+    with open(SCHEMA) as fh:
+        schema = yaml.safe_load(fh)
+    problems = config_errors(cfg, schema)
+    if problems:
+        raise WorkflowError("invalid zifsim workflow config:\n  - " + "\n  - ".join(problems)
+                            + f"\n(schema: {SCHEMA.relative_to(REPO)})")
+    # Snakemake's own validation: fills in the schema defaults
+    validate(cfg, str(SCHEMA))
+    if cfg["mode"] == "simulate":
+        problems += _check_names("material", cfg["materials"], available_materials(),
+                                 cfg["custom_materials"], "custom_materials")
+        problems += _check_names("protocol", cfg["protocols"], available_protocols(),
+                                 cfg["custom_protocols"], "custom_protocols")
+        for key, mapping in (("custom_materials", cfg["custom_materials"]),
+                             ("custom_protocols", cfg["custom_protocols"])):
+            for name, path in mapping.items():
+                if not Path(os.path.expanduser(path)).is_file():
+                    problems.append(f"config key '{key}.{name}': file not found: {path}")
+        for name in cfg["cells"]:
+            if name not in cfg["materials"]:
+                problems.append(f"config key 'cells.{name}': '{name}' is not in 'materials' "
+                                f"({', '.join(cfg['materials'])})")
+        if cfg["provider"] == "reaxff":
+            if "forcefield" not in cfg:
+                problems.append("config key 'forcefield' is required when provider is reaxff "
+                                "(e.g. forcefield: ffield_ZnN_2016)")
+            elif not resolve_forcefield(cfg["forcefield"]).is_file():
+                problems.append(
+                    f"config key 'forcefield': ReaxFF file '{cfg['forcefield']}' not found at "
+                    f"{resolve_forcefield(cfg['forcefield'])}; set ZIFSIM_FORCEFIELD_DIR to the "
+                    "folder holding it, or give a path")
+    names = [r["name"] for r in cfg["imported_runs"]]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"config key 'imported_runs': name '{dup}' is used more than once")
+    for i, run in enumerate(cfg["imported_runs"]):
+        if not Path(os.path.expanduser(run["path"])).exists():
+            problems.append(f"config key 'imported_runs[{i}].path': not found: {run['path']}")
+    if problems:
+        raise WorkflowError("invalid zifsim workflow config:\n  - " + "\n  - ".join(problems))
+
+
+check_config(config)
+
+# ---------------------------------------------------------------- names and paths
+RESULTS = config["results"].rstrip("/")
+SIMULATE = config["mode"] == "simulate"
+MATERIALS = list(config.get("materials") or []) if SIMULATE else []
+PROTOCOLS = list(config.get("protocols") or []) if SIMULATE else []
+REPLICAS = list(range(1, config["replicas"] + 1)) if SIMULATE else []
+IMPORTED = {run["name"]: run for run in config["imported_runs"]}
+
+
+def _alternatives(names):
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+wildcard_constraints:
+    material=_alternatives(MATERIALS),
+    protocol=_alternatives(PROTOCOLS),
+    replica=r"\d+",
+    imported=_alternatives(list(IMPORTED)),
+
+
+def cell_dir(material):
+    return f"{RESULTS}/cells/{material}"
+
+
+def run_dir(material, protocol, replica):
+    return f"{RESULTS}/runs/{material}/{protocol}/rep{replica}"
+
+
+def analysis_dir(material, protocol, replica):
+    return f"{RESULTS}/analysis/{material}/{protocol}/rep{replica}"
+
+
+def imported_analysis_dir(name):
+    return f"{RESULTS}/analysis/imported/{name}"
+
+
+def seed_of(replica):
+    return config["seed"] + int(replica) - 1
+
+
+def cell_options(material):
+    """``zifsim build`` options for the cell of ``material``."""
+    cell = config["cells"].get(material) or config.get("cell") or {"supercell": [1, 1, 1]}
+    if "min_width" in cell:
+        return f"--min-width {cell['min_width']}"
+    return "--supercell " + ",".join(str(n) for n in cell.get("supercell", [1, 1, 1]))
+
+
+def material_source(material):
+    """What ``zifsim build`` is given: a registry name or a CIF path."""
+    if material in config["custom_materials"]:
+        return str(Path(os.path.expanduser(config["custom_materials"][material])).resolve())
+    return material
+
+
+def protocol_file(protocol):
+    if protocol in config["custom_protocols"]:
+        return str(Path(os.path.expanduser(config["custom_protocols"][protocol])).resolve())
+    return str(PROTOCOL_DIR / f"{protocol}.yaml")
+
+
+def forcefield_inputs():
+    """The ReaxFF file as an input, so that a changed parameter file reruns MD."""
+    if config.get("provider") != "reaxff" or "forcefield" not in config:
+        return []
+    return [str(resolve_forcefield(config["forcefield"]))]
+
+
+def forcefield_option():
+    if config["provider"] != "reaxff":
+        return ""
+    return "--forcefield " + shlex.quote(str(resolve_forcefield(config["forcefield"])))
+
+
+def zifsim_command():
+    """How jobs call zifsim: $ZIFSIM_EXE, else the zifsim beside this Python, else PATH."""
+    if os.environ.get("ZIFSIM_EXE"):
+        return os.environ["ZIFSIM_EXE"]
+    beside = Path(sys.executable).with_name("zifsim")
+    return shlex.quote(str(beside)) if beside.is_file() else "zifsim"
+
+
+ZIFSIM = zifsim_command()
+
+
+# ---------------------------------------------------------------- resources
+#: defaults, overridden per step by config "resources"
+STEP_DEFAULTS = {
+    "build": {"threads": 1, "mpi_tasks": 1, "mem_mb": 2000, "runtime": 20, "retries": 0},
+    "md": {"threads": 1, "mpi_tasks": 1, "mem_mb": 4000, "runtime": 120, "retries": 0},
+    "analysis": {"threads": 1, "mpi_tasks": 1, "mem_mb": 4000, "runtime": 60, "retries": 0},
+}
+
+
+def step(name):
+    return {**STEP_DEFAULTS[name], **(config["resources"].get(name) or {})}
+
+
+def slurm_resources(name):
+    """Resources for one step: memory, wall time and where SLURM should put it.
+
+    ``slurm_partition`` / ``slurm_account`` are only set when the config names
+    them, so the cluster defaults apply otherwise (and local runs ignore them).
+    """
+    s = step(name)
+    res = {"mem_mb": s["mem_mb"], "runtime": s["runtime"]}
+    partition = config["slurm"].get("partition")
+    if name == "md" and config["slurm"].get("md_partition"):
+        partition = config["slurm"]["md_partition"]
+    if partition:
+        res["slurm_partition"] = partition
+    if config["slurm"].get("account"):
+        res["slurm_account"] = config["slurm"]["account"]
+    if s["mpi_tasks"] > 1:
+        res["tasks"] = s["mpi_tasks"]
+        res["mpi"] = config["slurm"]["mpi_launcher"]
+        res["cpus_per_task"] = s["threads"]
+    return res
+
+
+def mpi_prefix(name):
+    """Launcher prefix of an MPI step ('' for a single rank)."""
+    s = step(name)
+    if s["mpi_tasks"] <= 1:
+        return ""
+    launcher = config["slurm"]["mpi_launcher"]
+    if re.search(r"(^|\s)(-n|-np|--ntasks)(\s|=)", launcher):
+        return launcher + " "
+    return f"{launcher} -n {s['mpi_tasks']} "
+
+
+# ---------------------------------------------------------------- targets
+def simulated_analysis_dirs():
+    return [analysis_dir(m, p, r) for m in MATERIALS for p in PROTOCOLS for r in REPLICAS]
+
+
+def all_analysis_dirs():
+    return simulated_analysis_dirs() + [imported_analysis_dir(n) for n in IMPORTED]

@@ -1,0 +1,51 @@
+# Comparison with experiment over every analysis of this config: zifsim report.
+# Runs locally (quick); attached to `snakemake --report report.html`.
+
+
+localrules:
+    report,
+    run_table,
+
+
+rule report:
+    """Simulated vs experimental numbers (Tm, Tg, CN, density, pores ...) for every run."""
+    output:
+        table=report(
+            f"{RESULTS}/report/comparison.csv",
+            caption="../report/comparison_table.rst",
+            category="Comparison with experiment",
+        ),
+        plot=report(
+            f"{RESULTS}/report/comparison.png",
+            caption="../report/comparison_plot.rst",
+            category="Comparison with experiment",
+        ),
+        markdown=report(
+            f"{RESULTS}/report/report.md",
+            caption="../report/report_md.rst",
+            category="Comparison with experiment",
+        ),
+    input:
+        summaries=[f"{d}/summary.json" for d in all_analysis_dirs()],
+    params:
+        adirs=all_analysis_dirs(),
+        out=f"{RESULTS}/report",
+    log:
+        f"{RESULTS}/logs/report.log",
+    shell:
+        "{ZIFSIM} report {params.adirs:q} --out {params.out:q} > {log:q} 2>&1"
+
+
+rule run_table:
+    """One row per MD run: seed, status, atoms, steps, wall time, speed (from metadata.json)."""
+    output:
+        table=report(
+            f"{RESULTS}/report/runs.csv",
+            caption="../report/runs_table.rst",
+            category="Runs",
+        ),
+    input:
+        metadata=[f"{run_dir(m, p, r)}/metadata.json"
+                  for m in MATERIALS for p in PROTOCOLS for r in REPLICAS],
+    script:
+        "../scripts/run_table.py"

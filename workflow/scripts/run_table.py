@@ -1,0 +1,78 @@
+"""Collect one row per MD run from the run directories' metadata.json files.
+
+Called by the ``run_table`` rule (Snakemake ``script:``); also usable as
+``python workflow/scripts/run_table.py OUT.csv RUNDIR/metadata.json ...``.
+Columns: material, protocol, replica, seed, threads, status, stages,
+stages_complete, wall_s (sum over stages), timesteps, timesteps_per_s, lammps.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+COLUMNS = ["material", "protocol", "replica", "seed", "threads", "status", "stages",
+           "stages_complete", "wall_s", "timesteps", "timesteps_per_s", "lammps", "run_dir"]
+
+
+def _first(d: dict, *keys):
+    for key in keys:
+        if isinstance(d, dict) and d.get(key) is not None:
+            return d[key]
+    return None
+
+
+def row(metadata_path: Path) -> dict:
+    meta = json.loads(metadata_path.read_text())
+    rundir = metadata_path.parent
+    # results/runs/<material>/<protocol>/rep<k>/metadata.json
+    replica, protocol, material = rundir.name, rundir.parent.name, rundir.parent.parent.name
+    stages = meta.get("stages") or []
+    wall, steps = 0.0, 0
+    for stage in stages:
+        sdir = rundir / str(stage.get("dir", ""))
+        smeta = {}
+        if (sdir / "metadata.json").is_file():
+            smeta = json.loads((sdir / "metadata.json").read_text())
+        w = _first(smeta, "wall_s", "wall_time_s", "wall_time")
+        n = _first(smeta, "steps", "timesteps", "nsteps")
+        wall += float(w or 0.0)
+        steps += int(n or 0)
+    lammps = _first(meta, "lammps_version", "lammps")
+    if isinstance(lammps, dict):
+        lammps = _first(lammps, "version")
+    return {
+        "material": material,
+        "protocol": protocol,
+        "replica": replica.removeprefix("rep"),
+        "seed": meta.get("seed"),
+        "threads": meta.get("threads"),
+        "status": meta.get("status"),
+        "stages": len(stages),
+        "stages_complete": sum(1 for s in stages if s.get("status") == "complete"),
+        "wall_s": round(wall, 3),
+        "timesteps": steps,
+        "timesteps_per_s": round(steps / wall, 3) if wall > 0 else None,
+        "lammps": lammps,
+        "run_dir": str(rundir),
+    }
+
+
+def write_table(out: str | Path, metadata_files) -> None:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.part")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        for path in metadata_files:
+            writer.writerow(row(Path(path)))
+    tmp.replace(out)
+
+
+if __name__ == "__main__":
+    if "snakemake" in globals():
+        write_table(snakemake.output.table, list(snakemake.input.metadata))  # noqa: F821
+    else:
+        write_table(sys.argv[1], sys.argv[2:])
