@@ -1,0 +1,202 @@
+"""The Snakemake workflow: dry runs of every shipped config, config errors, the
+tiny config end to end (cells -> MD -> analyses -> report -> HTML report ->
+analysis-only -> notebook), and an interrupted run resumed by the same command.
+
+Each test runs Snakemake in a temporary working directory (``--directory``)
+against the repository's Snakefile, so nothing is written into the checkout.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SNAKEFILE = REPO / "Snakefile"
+CONFIGS = REPO / "configs"
+FORCEFIELD = "ffield_ZnN_2016"
+
+
+def snakemake(*args, cwd: Path, env: dict | None = None, timeout: float = 600,
+              check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python -m snakemake -s <repo>/Snakefile -d cwd *args``; return the process."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(cwd), *args]
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a Snakemake (dry) run as {rule: count}."""
+    counts: dict[str, int] = {}
+    in_table = False
+    for line in output.splitlines():
+        if line.startswith("job ") and "count" in line:
+            in_table = True
+            continue
+        if in_table:
+            if set(line.strip()) <= {"-", " "}:
+                continue
+            m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
+            if not m:
+                break
+            if m.group(1) != "total":
+                counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+@pytest.fixture()
+def any_forcefield_dir(tmp_path) -> dict:
+    """Environment pointing ZIFSIM_FORCEFIELD_DIR at a folder with the ReaxFF file.
+
+    A dry run only checks that the file exists, so when the third-party file is
+    absent (a CI machine without ../shared) an empty stand-in is enough.
+    """
+    from zifsim import settings
+    real = settings.forcefield_dir() / FORCEFIELD
+    if real.is_file():
+        return {"ZIFSIM_FORCEFIELD_DIR": str(real.parent)}
+    stand_in = tmp_path / "forcefields"
+    stand_in.mkdir()
+    (stand_in / FORCEFIELD).write_text("stand-in for a dry run\n")
+    return {"ZIFSIM_FORCEFIELD_DIR": str(stand_in)}
+
+
+# ------------------------------------------------------------------ dry runs
+#: expected jobs of each shipped config: materials x protocols x replicas
+EXPECTED_JOBS = {
+    "config.yaml": {"build_cell": 2, "md": 4, "analyse_run": 4, "report": 1, "run_table": 1,
+                    "all": 1},
+    "test.yaml": {"build_cell": 1, "md": 1, "analyse_run": 1, "report": 1, "run_table": 1,
+                  "all": 1},
+    "production.yaml": {"build_cell": 1, "md": 3, "analyse_run": 3, "report": 1,
+                        "run_table": 1, "all": 1},
+    "analysis_only.yaml": {"analyse_imported": 1, "report": 1, "run_table": 1, "all": 1},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_JOBS))
+def test_dry_run_lists_expected_jobs(name, tmp_path, any_forcefield_dir):
+    cfg = yaml.safe_load((CONFIGS / name).read_text())
+    for run in cfg.get("imported_runs", []):  # analysis-only: the run directories must exist
+        (tmp_path / run["path"]).mkdir(parents=True)
+        (tmp_path / run["path"] / "metadata.json").write_text('{"status": "complete"}\n')
+    proc = snakemake("-n", "--configfile", str(CONFIGS / name), cwd=tmp_path,
+                     env=any_forcefield_dir)
+    assert job_counts(proc.stdout) == EXPECTED_JOBS[name], proc.stdout[-3000:]
+    results = cfg.get("results", "results")
+    if cfg.get("mode", "simulate") == "simulate":
+        for material in cfg["materials"]:
+            for protocol in cfg["protocols"]:
+                for rep in range(1, cfg.get("replicas", 1) + 1):
+                    assert f"{results}/runs/{material}/{protocol}/rep{rep}/metadata.json" \
+                        in proc.stdout
+    # a dry run writes no results
+    assert not (tmp_path / results).exists()
+
+
+def test_default_config_is_used_without_configfile(tmp_path, any_forcefield_dir):
+    """`snakemake -n` with no --configfile plans the main job of configs/config.yaml."""
+    proc = snakemake("-n", cwd=tmp_path, env=any_forcefield_dir)
+    assert job_counts(proc.stdout) == EXPECTED_JOBS["config.yaml"]
+
+
+def test_profile_slurm_is_found_from_repo_root():
+    """`--profile slurm` typed in the repository root resolves to ./slurm/config.yaml."""
+    from snakemake.cli import get_profile_dir
+    cwd = os.getcwd()
+    try:
+        os.chdir(REPO)
+        found = get_profile_dir("slurm")
+        assert found is not None, "snakemake does not find the slurm profile from the repo root"
+        profile_dir, profile_file = (Path(p).resolve() for p in found)
+    finally:
+        os.chdir(cwd)
+    assert profile_dir == REPO / "slurm"
+    profile = yaml.safe_load(profile_file.read_text())
+    assert profile["executor"] == "slurm"
+
+
+# ------------------------------------------------------------------ bad configs
+TEST_CONFIG = yaml.safe_load((CONFIGS / "test.yaml").read_text())
+
+
+def _with(**changes):
+    cfg = json.loads(json.dumps(TEST_CONFIG))
+    for key, value in changes.items():
+        node = cfg
+        *parents, last = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        if value is _DELETE:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return cfg
+
+
+_DELETE = object()
+
+#: (id, config, strings that must all appear in the error)
+BAD_CONFIGS = [
+    ("typo-top-key", {**_with(materials=_DELETE), "materails": ["ZIF-4"]},
+     ["'materails'", "did you mean 'materials'"]),
+    ("enum-provider", _with(provider="reax"),
+     ["'provider'", "'reax'", "reaxff, mlip"]),
+    ("wrong-type-replicas", _with(replicas="two"),
+     ["'replicas'", "'two'", "integer"]),
+    ("typo-nested-key", _with(**{"resources.md.thread": 2}),
+     ["'resources.md.thread'", "did you mean 'threads'", "mem_mb"]),
+    ("supercell-length", _with(**{"cell.supercell": [2, 2]}),
+     ["'cell.supercell'", "at least 3"]),
+    ("negative-threads", _with(**{"resources.md.threads": 0}),
+     ["'resources.md.threads'"]),
+    ("analysis-only-without-runs", _with(mode="analysis_only"),
+     ["'imported_runs'", "required", "analysis_only"]),
+    ("unknown-protocol", _with(protocols=["melt_quench"]),
+     ["unknown protocol 'melt_quench'", "'protocols'", "available:", "tiny"]),
+    ("unknown-material", _with(materials=["ZIF-99"]),
+     ["unknown material 'ZIF-99'", "'materials'", "available:", "ZIF-4"]),
+    ("partition-not-string", _with(**{"slurm.partition": 5}),
+     ["'slurm.partition'", "string"]),
+]
+
+
+@pytest.mark.parametrize("cfg, needles", [b[1:] for b in BAD_CONFIGS],
+                         ids=[b[0] for b in BAD_CONFIGS])
+def test_bad_config_is_rejected_naming_the_key(cfg, needles, tmp_path, any_forcefield_dir):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    # a real (not dry) run: it must stop before any job starts
+    proc = snakemake("--cores", "1", "--configfile", str(path), cwd=tmp_path,
+                     env=any_forcefield_dir, check=False, timeout=120)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0, text[-3000:]
+    assert "invalid zifsim workflow config" in text, text[-3000:]
+    for needle in needles:
+        assert needle in text, f"{needle!r} not in:\n{text[-3000:]}"
+    assert not (tmp_path / "results").exists(), "a job ran although the config is invalid"
+
+
+def test_missing_forcefield_is_reported_before_jobs(tmp_path):
+    empty = tmp_path / "no-forcefields"
+    empty.mkdir()
+    proc = snakemake("--cores", "1", "--configfile", str(CONFIGS / "test.yaml"), cwd=tmp_path,
+                     env={"ZIFSIM_FORCEFIELD_DIR": str(empty)}, check=False, timeout=120)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config key 'forcefield'" in text and "ZIFSIM_FORCEFIELD_DIR" in text, text[-2000:]
+    assert not (tmp_path / "results").exists()
