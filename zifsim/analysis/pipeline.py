@@ -1,0 +1,261 @@
+"""`zifsim analyse`: one streaming pass over a run directory (or one structure) -> ADIR.
+
+Writes (docs/architecture.md §3): coordination.csv, lindemann.csv, rdf.csv,
+rdf_stages.csv, xray_pdf.csv, sq.csv, pores.json, psd.csv,
+thermo_summary.json, summary.json and PNG plots, all atomically.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+
+from zifsim.analysis.base import FrameAnalysis
+from zifsim.analysis.coordination import Coordination
+from zifsim.analysis.lindemann import Lindemann, melting_estimate
+from zifsim.analysis.rdf import PartialRDF
+from zifsim.analysis.trajectory import (Frame, count_run_frames, is_run_dir, iter_run,
+                                        iter_structure_frames)
+from zifsim.errors import InputError
+from zifsim.fileio import atomic_open, write_json
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PerStage", "analyse", "run_identity"]
+
+
+class PerStage(FrameAnalysis):
+    """Runs a separate analysis (made by ``factory()``) for every stage; results in ``by_stage``."""
+
+    def __init__(self, factory):
+        super().__init__()
+        self.factory = factory
+        self.by_stage: dict[str, FrameAnalysis] = {}
+
+    def _single_frame(self, frame: Frame) -> None:
+        if frame.stage not in self.by_stage:
+            self.by_stage[frame.stage] = self.factory()
+        self.by_stage[frame.stage].feed(frame)
+
+    def _conclude(self) -> None:
+        for a in self.by_stage.values():
+            a.finish()
+
+
+def run_identity(path: Path, material: str | None = None) -> dict:
+    """Material and protocol of a run directory from metadata.json or the results/ path layout."""
+    ident = {"material": material, "protocol": None, "replica": None, "source": str(path)}
+    meta = {}
+    if path.is_dir() and (path / "metadata.json").is_file():
+        try:
+            meta = json.loads((path / "metadata.json").read_text())
+        except json.JSONDecodeError:
+            meta = {}
+    proto = meta.get("protocol")
+    if isinstance(proto, dict):
+        ident["protocol"] = proto.get("name")
+    elif isinstance(proto, str):
+        ident["protocol"] = proto
+    if not ident["material"]:
+        cell = meta.get("cell")
+        ident["material"] = meta.get("material") or (cell.get("name") if isinstance(cell, dict) else None)
+    # results/runs/{material}/{protocol}/rep{replica}
+    parts = path.resolve().parts
+    m = re.fullmatch(r"rep(\d+)", parts[-1]) if parts else None
+    if m and len(parts) >= 3:
+        ident["replica"] = int(m.group(1))
+        ident["protocol"] = ident["protocol"] or parts[-2]
+        ident["material"] = ident["material"] or parts[-3]
+    ident["seed"] = meta.get("seed")
+    ident["provider"] = (meta.get("provider") or {}).get("name") if isinstance(meta.get("provider"), dict) \
+        else meta.get("provider")
+    return ident
+
+
+def _csv(table, path) -> None:
+    with atomic_open(path) as fh:
+        table.to_csv(fh, index=False, float_format="%.6g")
+
+
+def _progress(total, desc):
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True, mininterval=1.0)
+
+
+def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dict | None = None,
+            window: int = 20, r_max: float = 10.0, dr: float = 0.02, q_max: float = 22.0,
+            pores: bool = True, probe: str = "He", progress: bool = True) -> dict:
+    """Analyse a run directory or a structure file and write everything into ``out``.
+
+    Returns the summary dict (also written to ``out/summary.json``).
+    """
+    from zifsim.analysis.plots import (plot_coordination, plot_lindemann, plot_rdf, plot_thermo,
+                                       plot_xray)
+    from zifsim.analysis.thermo import ThermoAnalysis, onset_temperature, read_run_thermo
+    from zifsim.analysis.xray import XrayPDF
+    import pandas as pd
+
+    path, out = Path(path), Path(out)
+    if every < 1:
+        raise InputError(f"--every {every}", where="--every", fix="give a positive integer stride")
+    run_mode = is_run_dir(path)
+    if not run_mode and not path.is_file():
+        raise InputError("not a run directory or structure file", source=path,
+                         fix="give RUNDIR (with metadata.json / NN-stage/traj.lammpstrj) or a CIF/extxyz/data file")
+    ident = run_identity(path, material) if run_mode else {
+        "material": material or path.stem, "protocol": "structure", "replica": None, "source": str(path)}
+    if run_mode:
+        frames = iter_run(path, every=every)
+        total = count_run_frames(path, every=every)
+    else:
+        frames = iter_structure_frames(path)
+        total = None
+    out.mkdir(parents=True, exist_ok=True)
+    coord = Coordination(cutoffs=cutoffs)
+    lind = Lindemann(window=window)
+    rdfs = PerStage(lambda: PartialRDF(r_max=r_max, dr=dr))
+    analyses = [coord, rdfs] + ([lind] if run_mode else [])
+    first_frame = last_frame = None
+    bar = _progress(total, f"analyse {ident['material'] or path.name}") if progress else None
+    n = 0
+    for frame in frames:
+        if first_frame is None:
+            first_frame = frame
+        last_frame = frame
+        for a in analyses:
+            a.feed(frame)
+        n += 1
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    if n == 0:
+        raise InputError("no frames to analyse", source=path,
+                         fix="the trajectory is empty; check that the run has started writing dumps")
+    for a in analyses:
+        a.finish()
+    title = f"{ident['material']} {ident.get('protocol') or ''}".strip()
+    files = []
+
+    # --- coordination
+    _csv(coord.table, out / "coordination.csv")
+    files.append("coordination.csv")
+    plot_coordination(coord.table, out / "coordination.png", title)
+
+    # --- RDF / X-ray per stage
+    stages = list(rdfs.by_stage)
+    last_rdf = rdfs.by_stage[stages[-1]]
+    rdf_table = last_rdf.table.copy()
+    _csv(rdf_table, out / "rdf.csv")
+    long = []
+    for st, r in rdfs.by_stage.items():
+        t = r.table.melt(id_vars="r_A", var_name="pair", value_name="g")
+        t.insert(0, "stage", st)
+        long.append(t)
+    _csv(pd.concat(long, ignore_index=True), out / "rdf_stages.csv")
+    plot_rdf(rdfs.by_stage, out / "rdf.png", title)
+    xrays = {st: XrayPDF(q_max=q_max).compute(r) for st, r in rdfs.by_stage.items()}
+    xr_last, xr_first = xrays[stages[-1]], xrays[stages[0]]
+    xr_tab = xr_last.table_r.copy()
+    xr_tab["G_first_stage"] = xr_first.G
+    xr_tab["D_qmax_first_stage"] = xr_first.D_qmax
+    _csv(xr_tab, out / "xray_pdf.csv")
+    sq = xr_last.table_q.copy()
+    sq["S_first_stage"] = xr_first.S
+    _csv(sq, out / "sq.csv")
+    plot_xray(xrays, out / "xray_pdf.png", title)
+    peaks = last_rdf.peaks()
+    _csv(peaks, out / "rdf_peaks.csv")
+
+    # --- Lindemann + thermodynamics (runs only)
+    thermo_summary = {"stages": {}, "Tg": {}, "Tm": {}, "cold_crystallisation": {}}
+    tm = None
+    if run_mode:
+        _csv(lind.table, out / "lindemann.csv")
+        try:
+            thermo = read_run_thermo(path)
+        except InputError as exc:
+            log.warning("no thermodynamics: %s", exc)
+            thermo = None
+        if thermo is not None:
+            ta = ThermoAnalysis().compute(thermo)
+            thermo_summary["stages"] = ta.stages
+            thermo_summary["Tg"] = ta.tg
+            thermo_summary["cold_crystallisation"] = ta.cold_crystallisation
+            if len(ta.table):
+                _csv(ta.table, out / "thermo_vs_T.csv")
+                plot_thermo(ta.table, ta.tg, out / "thermo.png", title)
+            heating = [s for s, d in ta.stages.items() if d == "heating"]
+        else:
+            ta = None
+            heating = []
+        lt = lind.table
+        if heating and len(lt):
+            h = lt[lt.stage == heating[0]]
+            tm = melting_estimate(h.temp_K.to_numpy(), h.lindemann_metal.to_numpy(),
+                                  T_span_K=(h.T_max_K - h.T_min_K).to_numpy())
+            tm["stage"] = heating[0]
+            tm["method"] = "Lindemann (metals), sliding window"
+            thermo_summary["Tm"]["lindemann"] = tm
+            tp = melting_estimate(h.temp_K.to_numpy(), h.pair_index.to_numpy(), thresholds=(0.10,),
+                                  T_span_K=(h.T_max_K - h.T_min_K).to_numpy())
+            thermo_summary["Tm"]["pair_index"] = tp
+            c = coord.table[coord.table.stage == heating[0]]
+            thermo_summary["Tm"]["cn_onset_K"] = onset_temperature(
+                c.temp_K.to_numpy(), c.mean_CN.to_numpy(), direction=-1)
+        plot_lindemann(lt, out / "lindemann.png", tm=tm, title=title)
+        thermo_summary["Tg_cooling"] = ta.best_tg("cooling") if ta else None
+        thermo_summary["Tg_reheating"] = ta.best_tg("reheating") if ta else None
+    write_json(out / "thermo_summary.json", thermo_summary)
+
+    # --- pores of the first and last frame
+    pores_result = None
+    if pores:
+        try:
+            from zifsim.analysis.pores import pore_summary
+            pores_result = pore_summary({"first": first_frame, "last": last_frame}, probe=probe, out=out,
+                                        title=title)
+        except InputError as exc:
+            log.warning("pores skipped: %s", exc)
+            pores_result = {"error": str(exc)}
+
+    # --- summary
+    last_stage = coord.table.stage.iloc[-1]
+    cl = coord.table[coord.table.stage == last_stage]
+    cf = coord.table[coord.table.stage == coord.table.stage.iloc[0]]
+    metals = coord.metal_elements
+
+    def peak_near(pair_prefix, lo, hi):
+        sel = peaks[(peaks.pair.str.startswith(pair_prefix)) & (peaks.r_A > lo) & (peaks.r_A < hi)]
+        return float(sel.sort_values("g").r_A.iloc[-1]) if len(sel) else None
+
+    m0 = metals[0]
+    summary = {
+        "material": ident["material"], "protocol": ident.get("protocol"), "replica": ident.get("replica"),
+        "provider": ident.get("provider"), "seed": ident.get("seed"),
+        "source": str(path), "kind": "run" if run_mode else "structure", "every": every,
+        "n_frames": n, "n_atoms": first_frame.n_atoms, "stages": stages,
+        "metals": metals, "cutoffs_A": coord.cutoffs, "cutoff_source": coord.cutoff_source,
+        "density_gcm3_first": first_frame.density_gcm3(), "density_gcm3_last": last_frame.density_gcm3(),
+        "volume_A3_first": first_frame.volume, "volume_A3_last": last_frame.volume,
+        "mean_CN_first_stage": float(cf.mean_CN.mean()), "mean_CN_last_stage": float(cl.mean_CN.mean()),
+        "frac_CN4_last_stage": float(cl.frac_CN4.mean()),
+        "frac_undercoordinated_last_stage": float((cl.n_undercoordinated / len(coord.metal_all)).mean()),
+        "frac_dangling_linkers_last_stage": float(cl.frac_dangling_linkers.mean()),
+        "mean_tau4_last_stage": float(cl.mean_tau4.mean()),
+        "peak_MN_A": peak_near(f"{m0}-N", 1.7, 2.6),
+        "peak_MM_A": peak_near(f"{m0}-{m0}", 4.5, 7.5),
+        "Tm_K": tm.get("Tm_K") if tm else None, "Tm_err_K": tm.get("Tm_err_K") if tm else None,
+        "Tg_cooling_K": (thermo_summary.get("Tg_cooling") or {}).get("Tg_K"),
+        "Tg_cooling_err_K": (thermo_summary.get("Tg_cooling") or {}).get("Tg_err_K"),
+        "Tg_reheating_K": (thermo_summary.get("Tg_reheating") or {}).get("Tg_K"),
+        "cold_crystallisation_K": next((v.get("onset_K") for v in thermo_summary["cold_crystallisation"].values()
+                                        if v.get("onset_K")), None),
+        "pores": pores_result,
+        "rdf_stage": stages[-1], "rdf_r_max_A": last_rdf.r_max,
+    }
+    write_json(out / "summary.json", summary)
+    return summary
