@@ -200,3 +200,130 @@ def test_missing_forcefield_is_reported_before_jobs(tmp_path):
     assert proc.returncode != 0
     assert "config key 'forcefield'" in text and "ZIFSIM_FORCEFIELD_DIR" in text, text[-2000:]
     assert not (tmp_path / "results").exists()
+
+
+# ------------------------------------------------------------------ tiny config end to end
+THERMO_COLUMNS = ["step", "time_ps", "temp_K", "press_bar", "volume_A3", "density_gcm3",
+                  "pe_eV", "enthalpy_eV", "lx_A", "ly_A", "lz_A", "xy_A", "xz_A", "yz_A"]
+
+
+@pytest.fixture(scope="module")
+def tiny_workdir(tmp_path_factory, forcefield_dir):
+    """A working directory where `snakemake --cores 2 --configfile configs/test.yaml` ran."""
+    wd = tmp_path_factory.mktemp("tiny")
+    t0 = time.monotonic()
+    proc = snakemake("--cores", "2", "--configfile", str(CONFIGS / "test.yaml"), cwd=wd,
+                     env={"ZIFSIM_FORCEFIELD_DIR": str(forcefield_dir)}, timeout=900)
+    wall = time.monotonic() - t0
+    (wd / "wall_s.txt").write_text(f"{wall:.1f}\n")
+    print(f"tiny workflow: {wall:.1f} s wall")
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts == EXPECTED_JOBS["test.yaml"], (proc.stdout + proc.stderr)[-3000:]
+    return wd
+
+
+def test_tiny_builds_cell(tiny_workdir):
+    cell = tiny_workdir / "results" / "cells" / "ZIF-4"
+    for name in ("cell.data", "cell.extxyz", "cell.cif", "validation.json"):
+        assert (cell / name).stat().st_size > 0, name
+    from ase.io import read
+    atoms = read(cell / "cell.extxyz")
+    symbols = set(atoms.get_chemical_symbols())
+    assert symbols == {"Zn", "C", "H", "N"}
+    # Zn(im)2: C3H3N2 per linker, 2 linkers per Zn
+    n_zn = atoms.get_chemical_symbols().count("Zn")
+    assert n_zn > 0 and atoms.get_chemical_symbols().count("N") == 4 * n_zn
+    assert "atom_style" in (cell / "cell.data").read_text()[:2000] or \
+        "atoms" in (cell / "cell.data").read_text().lower()
+
+
+def test_tiny_md_run_directory(tiny_workdir):
+    import pandas as pd
+    rundir = tiny_workdir / "results" / "runs" / "ZIF-4" / "tiny" / "rep1"
+    meta = json.loads((rundir / "metadata.json").read_text())
+    assert meta["status"] == "complete"
+    assert meta["seed"] == 7                        # configs/test.yaml seed, replica 1
+    stages = meta["stages"]
+    assert stages and all(s["status"] == "complete" for s in stages)
+    thermo = pd.read_csv(rundir / "thermo.csv")
+    assert set(THERMO_COLUMNS) <= set(thermo.columns)
+    assert len(thermo) >= 2 and thermo["temp_K"].notna().all()
+    assert thermo["time_ps"].is_monotonic_increasing
+    trajectories = sorted(rundir.glob("*/traj.lammpstrj"))
+    assert trajectories, "no per-stage trajectory"
+    assert any("ITEM: ATOMS" in t.read_text()[:20000] for t in trajectories)
+
+
+def test_tiny_analyses(tiny_workdir):
+    import pandas as pd
+    adir = tiny_workdir / "results" / "analysis" / "ZIF-4" / "tiny" / "rep1"
+    cn = pd.read_csv(adir / "coordination.csv")
+    assert len(cn) >= 1 and "time_ps" in cn
+    mean_cn = cn[[c for c in cn.columns if c.lower().startswith("mean_cn")][0]]
+    assert ((mean_cn > 2.5) & (mean_cn <= 5)).all(), mean_cn    # Zn-N coordination ~4
+    lind = pd.read_csv(adir / "lindemann.csv")
+    assert len(lind) >= 1
+    rdf = pd.read_csv(adir / "rdf.csv")
+    assert "r_A" in rdf and len(rdf) > 10
+    psd = pd.read_csv(adir / "psd.csv")
+    assert len(psd) >= 1
+    summary = json.loads((adir / "summary.json").read_text())
+    assert summary
+
+
+def test_tiny_report(tiny_workdir):
+    import pandas as pd
+    report = tiny_workdir / "results" / "report"
+    comparison = pd.read_csv(report / "comparison.csv")
+    for col in ("material", "quantity", "simulated", "experimental", "unit", "reference"):
+        assert col in comparison, col
+    assert "ZIF-4" in set(comparison["material"])
+    assert (report / "comparison.png").stat().st_size > 1000
+    assert (report / "report.md").read_text().strip()
+    runs = pd.read_csv(report / "runs.csv")
+    assert list(runs["status"]) == ["complete"] and runs.loc[0, "seed"] == 7
+
+
+def test_tiny_rerun_has_nothing_to_do(tiny_workdir, forcefield_dir):
+    proc = snakemake("-n", "--configfile", str(CONFIGS / "test.yaml"), cwd=tiny_workdir,
+                     env={"ZIFSIM_FORCEFIELD_DIR": str(forcefield_dir)})
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-2000:]
+
+
+def test_tiny_html_report(tiny_workdir, forcefield_dir):
+    snakemake("--report", "report.html", "--configfile", str(CONFIGS / "test.yaml"),
+              cwd=tiny_workdir, env={"ZIFSIM_FORCEFIELD_DIR": str(forcefield_dir)})
+    html = (tiny_workdir / "report.html").read_text(errors="replace")
+    assert len(html) > 50_000
+    for name in ("comparison.csv", "comparison.png", "runs.csv", "Comparison with experiment"):
+        assert name in html, name
+
+
+def test_analysis_only_config_on_tiny_run(tiny_workdir, forcefield_dir):
+    """configs/analysis_only.yaml analyses results/runs/ZIF-4/tiny/rep1 without any MD."""
+    runs_before = {p: p.stat().st_mtime_ns for p in (tiny_workdir / "results").rglob("*")}
+    proc = snakemake("--cores", "2", "--configfile", str(CONFIGS / "analysis_only.yaml"),
+                     cwd=tiny_workdir, env={"ZIFSIM_FORCEFIELD_DIR": str(forcefield_dir)})
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts == EXPECTED_JOBS["analysis_only.yaml"], counts
+    out = tiny_workdir / "results-analysis"
+    summary = out / "analysis" / "imported" / "ZIF-4_tiny_rep1" / "summary.json"
+    assert json.loads(summary.read_text())
+    assert (out / "report" / "comparison.csv").stat().st_size > 0
+    # the simulation results were only read
+    assert {p: p.stat().st_mtime_ns for p in (tiny_workdir / "results").rglob("*")} == runs_before
+
+
+def test_notebook_plots_tiny_results(tiny_workdir):
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(REPO / "notebooks" / "workflow_results.ipynb", as_version=4)
+    os.environ["ZIFSIM_RESULTS"] = str(tiny_workdir / "results")
+    try:
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
+    finally:
+        os.environ.pop("ZIFSIM_RESULTS", None)
+    figures = tiny_workdir / "results" / "notebook"
+    for name in ("thermo.png", "coordination_lindemann.png", "rdf.png"):
+        assert (figures / name).stat().st_size > 5000, name
