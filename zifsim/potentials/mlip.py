@@ -1,0 +1,207 @@
+"""Universal machine-learned interatomic potentials (offline) as a :class:`ForceProvider`.
+
+Two models whose weights ship inside their PyPI wheels, so nothing is
+downloaded at run time:
+
+* ``chgnet`` -- CHGNet 0.3.0 (Deng et al., Nat. Mach. Intell. 2023, 5, 1031;
+  package ``chgnet``, BSD-3), trained on the Materials Project trajectory set;
+* ``sevennet`` -- SevenNet-0 (Park et al., J. Chem. Theory Comput. 2024, 20,
+  4857; package ``sevenn``, GPL-3.0), optional.
+
+Route: LAMMPS stays the integrator. :meth:`MLIPProvider.setup_commands`
+defines ``pair_style zero`` (neighbour skin and ghost cutoff only) and a
+``fix external pf/callback``; :meth:`MLIPProvider.attach` registers a Python
+callback (:mod:`zifsim.potentials.ase_bridge`) that evaluates the ASE
+calculator on the current positions and box and hands back forces, energy
+and the full virial, so NVT, NPT (``fix npt``/``nph``) and ``fix deform``
+work exactly as with a pair style. Units are ``metal`` (eV, Å, ps, bar).
+
+Spec keys (``provider: {kind: mlip, ...}``)::
+
+    model: chgnet | sevennet       (default chgnet)
+    version: "0.3.0"               (chgnet weights in the wheel: 0.3.0, 0.2.0, r2scan)
+    device: cpu | cuda             (default cpu)
+    threads: 1                     (torch intra-op threads)
+    cutoff: 6.0                    (Å; pair_style zero cutoff = ghost/neighbour range
+                                    for LAMMPS computes such as rdf or coord/atom)
+    fix_id: zifsim_mlip
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Sequence
+
+from zifsim.errors import ConfigError, ForceFieldError
+from zifsim.potentials.base import ForceProvider
+
+MODELS = ("chgnet", "sevennet")
+_KEYS = {"model", "version", "device", "threads", "cutoff", "fix_id"}
+_CITATIONS = {
+    "chgnet": "B. Deng et al., CHGNet as a pretrained universal neural network potential "
+              "for charge-informed atomistic modelling, Nat. Mach. Intell. 5, 1031 (2023)",
+    "sevennet": "Y. Park et al., Scalable parallel algorithm for graph neural network "
+                "interatomic potentials in molecular dynamics simulations, "
+                "J. Chem. Theory Comput. 20, 4857 (2024)",
+}
+_PACKAGES = {"chgnet": "chgnet", "sevennet": "sevenn"}
+_DEFAULT_VERSION = {"chgnet": "0.3.0", "sevennet": "7net-0"}
+
+
+def mlip_available(model: str = "chgnet") -> bool:
+    """True when the Python package of ``model`` (and torch) can be imported."""
+    try:
+        importlib.import_module("torch")
+        importlib.import_module(_PACKAGES[model])
+    except Exception:  # ImportError, or a broken torch install
+        return False
+    return True
+
+
+class MLIPProvider(ForceProvider):
+    """A universal MLIP evaluated in Python and fed to LAMMPS by ``fix external``.
+
+    Parameters
+    ----------
+    model : ``"chgnet"`` or ``"sevennet"``.
+    version : weights name inside the wheel (``None``: the package default).
+    device : torch device, ``"cpu"`` or ``"cuda"``.
+    threads : torch intra-op threads (keep it at or below the free cores).
+    cutoff : ``pair_style zero`` cutoff, Å (LAMMPS ghost range, not the model's).
+    fix_id : ID of the ``fix external``.
+    """
+
+    units = "metal"
+    atom_style = "charge"   # same data files as ReaxFF; charges are ignored
+
+    def __init__(self, model: str = "chgnet", version: str | None = None, device: str = "cpu",
+                 threads: int = 1, cutoff: float = 6.0, fix_id: str = "zifsim_mlip"):
+        if model not in MODELS:
+            raise ConfigError(f"unknown MLIP model {model!r}", where="provider.model",
+                              fix=f"use one of: {', '.join(MODELS)}")
+        if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+            raise ConfigError(f"unknown device {device!r}", where="provider.device",
+                              fix="use 'cpu' or 'cuda'")
+        try:
+            threads = int(threads)
+            cutoff = float(cutoff)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"threads/cutoff must be numbers ({exc})", where="provider",
+                              fix="e.g. threads: 2, cutoff: 6.0") from None
+        if threads < 1 or cutoff <= 0:
+            raise ConfigError("threads must be >= 1 and cutoff > 0 Å", where="provider",
+                              fix="e.g. threads: 2, cutoff: 6.0")
+        self.model, self.device, self.threads, self.cutoff = model, str(device), threads, cutoff
+        self.version = version or _DEFAULT_VERSION[model]
+        self.fix_id = str(fix_id)
+        self.name = f"mlip:{model}-{self.version}"
+        self.bridge = None  # set by attach()
+
+    # ------------------------------------------------------------------ config
+    @classmethod
+    def from_config(cls, spec: dict | None) -> "MLIPProvider":
+        """Build from a config mapping (keys: model, version, device, threads, cutoff, fix_id)."""
+        spec = dict(spec or {})
+        spec.pop("kind", None)
+        unknown = sorted(set(spec) - _KEYS)
+        if unknown:
+            raise ConfigError(f"unknown MLIP provider key(s) {', '.join(unknown)}",
+                              where="provider", fix=f"allowed keys: {', '.join(sorted(_KEYS))}")
+        return cls(**spec)
+
+    def _require(self) -> None:
+        if not mlip_available(self.model):
+            pkg = _PACKAGES[self.model]
+            raise ForceFieldError(
+                f"the MLIP model {self.model!r} needs the Python packages torch and {pkg}, "
+                "which are not importable", where="provider.model",
+                fix='install the extra: pip install -e ".[mlip]" (CPU torch pinned: '
+                    "pip install torch==2.13.0 chgnet==0.4.2)")
+
+    # ------------------------------------------------------------------ model
+    @cached_property
+    def calculator(self):
+        """The ASE calculator of the model (loaded once, weights from the wheel)."""
+        self._require()
+        import torch
+        torch.set_num_threads(self.threads)
+        if self.model == "chgnet":
+            from chgnet.model import CHGNet
+            from chgnet.model.dynamics import CHGNetCalculator
+            try:
+                net = CHGNet.load(model_name=self.version, use_device=self.device, verbose=False)
+            except Exception as exc:
+                raise ForceFieldError(f"cannot load CHGNet weights {self.version!r}: {exc}",
+                                      where="provider.version",
+                                      fix="use a version that ships in the wheel: 0.3.0, 0.2.0 or r2scan") from None
+            return CHGNetCalculator(model=net, use_device=self.device, on_isolated_atoms="ignore")
+        from sevenn.calculator import SevenNetCalculator
+        return SevenNetCalculator(model=self.version, device=self.device)
+
+    @cached_property
+    def elements(self) -> tuple[str, ...]:
+        """Chemical symbols covered by the model's training set / embedding."""
+        from ase.data import chemical_symbols
+        self._require()
+        if self.model == "chgnet":
+            calc = self.calculator
+            nz = int(calc.model.atom_embedding.embedding.num_embeddings)  # one row per Z = 1..nz
+            return tuple(chemical_symbols[1:nz + 1])
+        calc = self.calculator
+        species = getattr(calc, "type_map", None) or {}
+        return tuple(sorted((chemical_symbols[int(z)] for z in species),
+                            key=lambda s: chemical_symbols.index(s)))
+
+    def weights_file(self) -> Path | None:
+        """Path of the weights file inside the installed wheel (``None`` if unknown)."""
+        if self.model == "chgnet":
+            import chgnet
+            folder = Path(chgnet.__file__).parent / "pretrained" / self.version
+            files = sorted(folder.glob("*.pth.tar"))
+            return files[0] if files else None
+        return None
+
+    # ------------------------------------------------------------------ LAMMPS
+    def setup_commands(self, type_elements: Sequence[str]) -> list[str]:
+        """``pair_style zero`` + ``fix external pf/callback``, energy and virial tallied.
+
+        Issue after ``read_data`` and *before* the integrator fixes
+        (``fix nvt/npt/nve``) so that the external forces are in place when
+        the integrator's final half-step uses them.
+        """
+        self.check_elements(type_elements)
+        return [
+            f"pair_style zero {self.cutoff:g}",
+            "pair_coeff * *",
+            f"fix {self.fix_id} all external pf/callback 1 1",
+            f"fix_modify {self.fix_id} energy yes virial yes",
+        ]
+
+    def attach(self, lmp: Any, type_elements: Sequence[str]) -> None:
+        """Register the Python callback that evaluates the model for ``fix external``."""
+        from zifsim.potentials.ase_bridge import ExternalBridge
+        self.bridge = ExternalBridge(lmp, self.fix_id, self.calculator, type_elements)
+        self.bridge.install()
+
+    def metadata(self) -> dict[str, Any]:
+        """Model, weights version and sha256, package versions, device, threads, citation."""
+        def version(pkg):
+            try:
+                return importlib.metadata.version(pkg)
+            except importlib.metadata.PackageNotFoundError:
+                return None
+        weights = self.weights_file() if mlip_available(self.model) else None
+        sha = hashlib.sha256(weights.read_bytes()).hexdigest() if weights else None
+        return {
+            "kind": "mlip", "name": self.name, "model": self.model,
+            "model_version": self.version, "weights_file": weights.name if weights else None,
+            "weights_sha256": sha,
+            "package": _PACKAGES[self.model], "package_version": version(_PACKAGES[self.model]),
+            "torch_version": version("torch"), "device": self.device, "threads": self.threads,
+            "units": self.units, "pair_cutoff_A": self.cutoff,
+            "lammps_route": "fix external pf/callback (energy, forces, virial)",
+            "citation": _CITATIONS[self.model],
+        }
