@@ -1,0 +1,184 @@
+"""From a material name or a structure file to a validated :class:`Cell`.
+
+Pipeline for a crystal structure: read -> resolve disorder -> remove guests
+-> complete / normalise linker H -> LAMMPS orientation -> validate. Registry
+materials add substitution (linker, metal) on a parent cell and topological
+nets (:mod:`zifsim.structures.nets`). A cell that fails validation is
+refused with the failed checks in the message: nothing is written.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ase import Atoms
+
+from zifsim import __version__
+from zifsim.errors import InputError, StructureError
+from zifsim.structures.cell import Cell
+from zifsim.structures.clean import clean_structure
+from zifsim.structures.io import (CORE_MOF_DATASET, core_mof_cif, read_structure,
+                                  resolve_core_mof_entry, sha256_of)
+from zifsim.structures.linkers import complete_hydrogens
+from zifsim.structures.supercell import make_supercell, standard_orientation
+from zifsim.structures.validate import density_gcm3, format_report, validate_structure
+
+log = logging.getLogger(__name__)
+
+
+def prepare_structure(atoms: Atoms, source: str | None = None, disorder: str = "refuse"
+                      ) -> tuple[Atoms, dict]:
+    """Clean a crystal structure into a simulation-ready framework; returns (atoms, steps).
+
+    ``steps`` records what was done: disorder resolution, guests removed,
+    H added / C-H bonds normalised.
+    """
+    framework, steps = clean_structure(atoms, source=source, disorder=disorder)
+    framework, hstats = complete_hydrogens(framework, source=source)
+    steps["hydrogens"] = hstats
+    return standard_orientation(framework), steps
+
+
+def build_from_file(path: str | Path, name: str | None = None, supercell=None,
+                    min_width: float | None = None, elements: list[str] | None = None,
+                    disorder: str = "refuse", require_valid: bool = True) -> Cell:
+    """Build a validated cell from a CIF / extxyz / LAMMPS data file.
+
+    Parameters
+    ----------
+    path : structure file.
+    name : cell name (default: file stem).
+    supercell : (na, nb, nc) repeats, or ``None``.
+    min_width : minimum perpendicular width (Å) instead of ``supercell``.
+    elements : LAMMPS type order (default: sorted symbols).
+    disorder : ``"refuse"`` or ``"major"`` (see :mod:`zifsim.structures.clean`).
+    require_valid : raise :class:`StructureError` if validation fails.
+    """
+    path = Path(path)
+    raw = read_structure(path)
+    atoms, steps = prepare_structure(raw, source=str(path), disorder=disorder)
+    provenance = {"source": f"file:{path.name}", "sha256": sha256_of(path),
+                  "reference_density_gcm3": round(density_gcm3(atoms), 5), "steps": steps}
+    cell = Cell(atoms, name or path.stem, provenance, elements=elements)
+    return _finish(cell, supercell, min_width, require_valid, str(path))
+
+
+def build_material(name: str, supercell=None, min_width: float | None = None,
+                   elements: list[str] | None = None, registry=None,
+                   require_valid: bool = True) -> Cell:
+    """Build registry material ``name`` (e.g. ``"ZIF-4"``, ``"ZIF-62"``) as a validated :class:`Cell`.
+
+    A name that is an existing file path is built with :func:`build_from_file`.
+    ``supercell`` = (na, nb, nc) or ``min_width`` (Å) enlarge the cell;
+    ``elements`` sets the LAMMPS type order.
+    """
+    if registry is None and Path(str(name)).suffix.lower() in (".cif", ".extxyz", ".xyz", ".data") \
+            and Path(str(name)).exists():
+        return build_from_file(name, supercell=supercell, min_width=min_width, elements=elements,
+                               require_valid=require_valid)
+    from zifsim.registry import load_registry
+    registry = registry or load_registry()
+    material = registry.get(name)
+    cell = _build_unit(material, registry)
+    cell.elements = elements
+    return _finish(cell, supercell, min_width, require_valid, f"material {material.name}")
+
+
+def _build_unit(material, registry) -> Cell:
+    """The registry material's base cell (no supercell), validated against its linkers."""
+    src = material.source
+    if src is None:
+        raise InputError(f"material {material.name} has no structure in the registry (facts only)",
+                         source=str(registry.path), where=f"materials.{material.name}.source",
+                         fix="build another material or give a CIF path")
+    if "core_mof" in src:
+        entry = resolve_core_mof_entry(str(src["core_mof"]))
+        path = core_mof_cif(entry)
+        atoms, steps = prepare_structure(read_structure(path), source=f"CoRE MOF {entry}")
+        provenance = {"source": f"core_mof:{entry}", "database": f"CoRE MOF {CORE_MOF_DATASET}",
+                      "sha256": sha256_of(path), "reference_density_gcm3": round(density_gcm3(atoms), 5),
+                      "steps": steps}
+    elif "cif" in src:
+        path = Path(src["cif"])
+        if not path.is_absolute():
+            from zifsim.settings import REPO_ROOT
+            path = REPO_ROOT / path
+        atoms, steps = prepare_structure(read_structure(path), source=str(path),
+                                         disorder=src.get("disorder", "refuse"))
+        provenance = {"source": f"cif:{src['cif']}", "sha256": sha256_of(path),
+                      "reference_density_gcm3": round(density_gcm3(atoms), 5), "steps": steps}
+    elif "net" in src:
+        atoms, provenance = _build_net(material, src)
+    else:  # parent (+ substitution)
+        parent = _build_unit(registry.get(src["parent"]), registry)
+        atoms = parent.atoms
+        provenance = {"source": f"parent:{parent.name}", "parent": parent.provenance}
+        sub = src.get("substitute") or {}
+        if "linker" in sub:
+            from zifsim.structures.substitute import substitute_linkers
+            spec = sub["linker"]
+            atoms, info = substitute_linkers(atoms, spec["from"], spec["to"], float(spec["x"]),
+                                             order=spec.get("order", "ordered"),
+                                             seed=int(spec.get("seed", 0)), source=material.name)
+            provenance["linker_substitution"] = info
+        if "metal" in sub:
+            from zifsim.structures.substitute import substitute_metal
+            atoms, info = substitute_metal(atoms, sub["metal"]["from"], sub["metal"]["to"],
+                                           source=material.name)
+            provenance["metal_substitution"] = info
+        atoms = standard_orientation(atoms)
+    provenance["zifsim_version"] = __version__
+    provenance["material"] = {"formula": material.formula, "topology": material.topology,
+                              "metal": material.metal, "linkers": material.linkers}
+    cell = Cell(atoms, material.name, provenance)
+    cell.report = validate_structure(atoms, name=material.name)
+    _check_linkers(cell, material)
+    return cell
+
+
+def _build_net(material, src) -> tuple[Atoms, dict]:
+    try:
+        from zifsim.structures import nets
+    except ImportError:
+        raise StructureError(f"cannot build {material.name}: topological nets "
+                             "(zifsim.structures.nets) are not available in this installation",
+                             where=f"materials.{material.name}.source.net",
+                             fix="update zifsim (nets.py builds dia-c and zni cells)") from None
+    builder = getattr(nets, "build_net", None)
+    if builder is None:
+        raise StructureError(f"cannot build {material.name}: zifsim.structures.nets has no build_net()",
+                             where=f"materials.{material.name}.source.net",
+                             fix="update zifsim.structures.nets")
+    kwargs = {k: v for k, v in src.items() if k != "net"}
+    atoms = builder(src["net"], **kwargs)
+    atoms, steps = prepare_structure(atoms, source=f"net {src['net']}")
+    return atoms, {"source": f"net:{src['net']}", "net_args": kwargs,
+                   "reference_density_gcm3": round(density_gcm3(atoms), 5), "steps": steps}
+
+
+def _check_linkers(cell: Cell, material) -> None:
+    """The built cell must carry the registry's linkers per metal."""
+    got = cell.report["linkers_per_metal"]
+    want = material.linkers
+    if set(got) != set(want) or any(abs(got[k] - want[k]) > 1e-3 for k in want):
+        raise StructureError(f"{material.name}: the cell has linkers per metal {got}, the registry "
+                             f"says {want}", where=f"materials.{material.name}.linkers",
+                             fix="correct the registry entry or its source")
+
+
+def _finish(cell: Cell, supercell, min_width, require_valid: bool, what: str) -> Cell:
+    if supercell is not None or min_width is not None:
+        base_density = density_gcm3(cell.atoms)
+        cell.atoms = standard_orientation(make_supercell(cell.atoms, supercell, min_width))
+        reps = [round(n) for n in cell.atoms.cell.lengths() / 1]  # informational only
+        cell.provenance["supercell"] = {"repeats": list(supercell) if supercell else None,
+                                        "min_width_A": min_width, "n_atoms": len(cell.atoms)}
+        del reps, base_density
+    ref = cell.provenance.get("reference_density_gcm3")
+    cell.report = validate_structure(cell.atoms, name=cell.name, reference_density_gcm3=ref)
+    if require_valid and not cell.report["passed"]:
+        raise StructureError(f"{what} fails validation:\n{format_report(cell.report)}",
+                             source=cell.provenance.get("source"),
+                             fix="inspect the structure; a crystal needs every metal 4-coordinated "
+                                 "by N at 1.9-2.4 Å and complete linkers")
+    return cell

@@ -1,0 +1,389 @@
+"""Reading and writing ZIF cells.
+
+Readers (:func:`read_structure`) accept CIF, extxyz and LAMMPS data files and
+turn every problem into a :class:`~zifsim.errors.StructureError` naming the
+file, the line or CIF tag and the fix. :func:`core_mof_cif` fetches a CIF of
+the CoRE MOF 2019 database (PyPI ``core-mof``) by CSD refcode and caches it.
+Writers produce deterministic text (same cell -> same bytes) atomically.
+"""
+from __future__ import annotations
+
+import hashlib
+import io as _io
+import logging
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_masses, atomic_numbers
+
+from zifsim.errors import InputError, StructureError
+from zifsim.fileio import atomic_open
+from zifsim.structures.chemistry import is_element
+from zifsim.structures.neighbours import lammps_cell
+
+log = logging.getLogger(__name__)
+
+#: CoRE MOF dataset used for refcode look-ups (all-solvent-removed, 2019).
+CORE_MOF_DATASET = "2019-ASR"
+#: Preference among the suffixes CoRE MOF appends to a refcode.
+_CORE_SUFFIX_ORDER = ("clean", "clean_h", "SL", "freeONLY", "clean5b")
+
+
+# ----------------------------------------------------------------------------- reading
+def read_structure(path: str | os.PathLike, fmt: str | None = None) -> Atoms:
+    """Read one periodic structure (CIF, extxyz or LAMMPS data) as :class:`ase.Atoms`.
+
+    Parameters
+    ----------
+    path : file to read; the format comes from the suffix (``.cif``,
+        ``.extxyz``/``.xyz``, ``.data``/``.lmp``) unless ``fmt`` is given.
+    fmt : ``"cif"``, ``"extxyz"`` or ``"lammps-data"``.
+
+    Returns an Atoms with a 3D cell (Å), ``pbc=True`` and, for CIFs, the site
+    occupancies in ``atoms.arrays["occupancy"]``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("structure file not found", source=str(path),
+                         fix="check the path (or give a registry material name instead)")
+    fmt = fmt or _format_from_suffix(path)
+    if fmt == "cif":
+        atoms = read_cif(path)
+    elif fmt == "extxyz":
+        atoms = _read_extxyz(path)
+    elif fmt == "lammps-data":
+        atoms = _read_lammps_data(path)
+    else:
+        raise InputError(f"unknown structure format {fmt!r}", source=str(path),
+                         fix="use a .cif, .extxyz or LAMMPS .data file")
+    _check_cell(atoms, path)
+    return atoms
+
+
+def _format_from_suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    table = {".cif": "cif", ".extxyz": "extxyz", ".xyz": "extxyz",
+             ".data": "lammps-data", ".lmp": "lammps-data", ".lammps": "lammps-data"}
+    if suffix not in table:
+        raise InputError(f"cannot tell the structure format from the suffix {suffix!r}",
+                         source=str(path), fix="rename to .cif, .extxyz or .data")
+    return table[suffix]
+
+
+def _line_of(text: str, pattern: str) -> int | None:
+    """1-based number of the first line matching regex ``pattern``."""
+    rx = re.compile(pattern)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if rx.search(line):
+            return number
+    return None
+
+
+def read_cif(path: str | os.PathLike) -> Atoms:
+    """Read the first data block of a CIF, checking cell, elements and occupancies.
+
+    Symmetry operations are applied (ASE). Site occupancies are kept in
+    ``atoms.arrays["occupancy"]`` so that :mod:`zifsim.structures.clean` can
+    resolve or refuse disorder.
+    """
+    from ase.io.cif import parse_cif
+
+    path = Path(path)
+    text = path.read_text(errors="replace")
+    src = str(path)
+    try:
+        blocks = list(parse_cif(_io.StringIO(text)))
+    except Exception as exc:  # ASE raises many types on syntax errors
+        raise StructureError(f"malformed CIF: {exc}", source=src,
+                             fix="check the CIF syntax (loops, quotes, tags) or re-export it") from None
+    if not blocks:
+        raise StructureError("no data_ block found: this is not a CIF", source=src,
+                             fix="give a CIF with a data_ block, cell parameters and an _atom_site loop")
+    block = blocks[0]
+    for tag in ("_cell_length_a", "_cell_length_b", "_cell_length_c",
+                "_cell_angle_alpha", "_cell_angle_beta", "_cell_angle_gamma"):
+        if tag not in block:
+            raise StructureError(f"no unit cell: tag {tag} is missing", source=src, where=tag,
+                                 fix="a periodic framework needs all six cell parameters; "
+                                     "add them to the CIF")
+    if "_atom_site_fract_x" not in block and "_atom_site_cartn_x" not in block:
+        raise StructureError("no atom sites (_atom_site_fract_x/y/z loop missing)", source=src,
+                             where="_atom_site_fract_x", fix="add the _atom_site loop to the CIF")
+    labels = list(block.get("_atom_site_label", []))
+    symbols = block.get("_atom_site_type_symbol") or labels
+    for k, raw in enumerate(symbols):
+        sym = _clean_symbol(str(raw))
+        if not is_element(sym):
+            label = labels[k] if k < len(labels) else raw
+            raise StructureError(
+                f"unknown element {raw!r} (site {label})", source=src,
+                where=_line_of(text, rf"^\s*{re.escape(str(label))}\s"),
+                fix="use a chemical element symbol in _atom_site_type_symbol")
+    for tag in ("_atom_site_fract_x", "_atom_site_fract_y", "_atom_site_fract_z"):
+        for k, value in enumerate(block.get(tag, [])):
+            if not isinstance(value, (int, float)) or not np.isfinite(value):
+                label = labels[k] if k < len(labels) else k
+                raise StructureError(f"coordinate {tag} of site {label} is not a number ({value!r})",
+                                     source=src, where=_line_of(text, rf"^\s*{re.escape(str(label))}\s"),
+                                     fix="give numeric fractional coordinates")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            atoms = block.get_atoms(fractional_occupancies=False)
+    except Exception as exc:
+        raise StructureError(f"cannot build the structure: {exc}", source=src,
+                             fix="check the space group / symmetry operations and the atom sites") from None
+    occupancy = _site_occupancies(block, atoms)
+    clean = Atoms([_clean_symbol(s) for s in atoms.get_chemical_symbols()],
+                  positions=atoms.positions, cell=atoms.cell, pbc=True)
+    clean.arrays["occupancy"] = occupancy
+    return clean
+
+
+def _site_occupancies(block, atoms: Atoms) -> np.ndarray:
+    """Occupancy of every atom of the expanded cell (1 where the CIF gives none)."""
+    occ_tag = block.get("_atom_site_occupancy")
+    if occ_tag is None:
+        return np.ones(len(atoms))
+    kinds = atoms.arrays.get("spacegroup_kinds")
+    occ = np.array([float(o) if isinstance(o, (int, float)) else 1.0 for o in occ_tag])
+    if kinds is None or len(occ) == 0:
+        return np.ones(len(atoms))
+    return occ[np.asarray(kinds)]
+
+
+def _clean_symbol(raw: str) -> str:
+    """'Zn2+' / 'ZN' / 'Zn1' -> 'Zn'; 'D' -> 'H'."""
+    m = re.match(r"([A-Za-z]{1,2})", raw.strip())
+    if not m:
+        return raw
+    s = m.group(1)
+    s = s[0].upper() + s[1:].lower()
+    if s not in atomic_numbers and s[:1] in atomic_numbers:
+        s = s[:1]
+    return "H" if s == "D" else s
+
+
+def _read_extxyz(path: Path) -> Atoms:
+    import ase.io
+    try:
+        atoms = ase.io.read(path, format="extxyz", index=-1)
+    except Exception as exc:
+        raise StructureError(f"malformed extxyz: {exc}", source=str(path),
+                             fix="write it with ase.io.write(..., format='extxyz')") from None
+    return atoms
+
+
+def _read_lammps_data(path: Path) -> Atoms:
+    """LAMMPS data with element comments in ``Masses`` (as zifsim writes them)."""
+    import ase.io
+    text = path.read_text(errors="replace")
+    masses = _parse_masses(text, path)
+    try:
+        atoms = ase.io.read(path, format="lammps-data", atom_style="charge", units="real")
+    except Exception as exc:
+        raise StructureError(f"malformed LAMMPS data file: {exc}", source=str(path),
+                             fix="use atom_style charge (id type q x y z)") from None
+    types = atoms.arrays.get("type", atoms.get_atomic_numbers())
+    symbols = [masses[int(t)] for t in types]
+    out = Atoms(symbols, positions=atoms.positions, cell=atoms.cell, pbc=True)
+    return out
+
+
+def _parse_masses(text: str, path: Path) -> dict[int, str]:
+    """Map LAMMPS type -> element from the ``Masses`` section (comment or mass)."""
+    lines = text.splitlines()
+    start = next((k for k, line in enumerate(lines) if line.strip() == "Masses"), None)
+    if start is None:
+        raise StructureError("no Masses section: cannot tell elements of the atom types",
+                             source=str(path), fix="add a Masses section with '# Element' comments")
+    out: dict[int, str] = {}
+    for number, line in enumerate(lines[start + 1:], start=start + 2):
+        if not line.strip():
+            if out:
+                break
+            continue
+        body, _, comment = line.partition("#")
+        parts = body.split()
+        if len(parts) < 2 or not parts[0].isdigit():
+            break
+        sym = comment.strip().split()[0] if comment.strip() else None
+        if sym is None or not is_element(sym):
+            mass = float(parts[1])
+            sym = _element_from_mass(mass)
+            if sym is None:
+                raise StructureError(f"type {parts[0]}: mass {mass} matches no element", source=str(path),
+                                     where=number, fix="add '# Element' after the mass")
+        out[int(parts[0])] = sym
+    return out
+
+
+def _element_from_mass(mass: float) -> str | None:
+    from ase.data import chemical_symbols
+    diffs = np.abs(atomic_masses[1:] - mass)
+    z = int(np.argmin(diffs)) + 1
+    return chemical_symbols[z] if diffs[z - 1] < 0.1 else None
+
+
+def _check_cell(atoms: Atoms, path: Path) -> None:
+    cell = np.asarray(atoms.cell, float)
+    if not atoms.pbc.all() or atoms.cell.rank < 3 or abs(np.linalg.det(cell)) < 1.0:
+        raise StructureError("no 3D periodic cell", source=str(path),
+                             fix="a framework needs a unit cell (a, b, c, alpha, beta, gamma)")
+    if np.linalg.det(cell) < 0:
+        raise StructureError("left-handed cell vectors", source=str(path),
+                             fix="reorder the lattice vectors into a right-handed set")
+    if len(atoms) == 0:
+        raise StructureError("the structure contains no atoms", source=str(path),
+                             fix="check the _atom_site loop")
+
+
+# ----------------------------------------------------------------------------- CoRE MOF
+def cache_dir() -> Path:
+    """Per-user cache of downloaded / extracted data (``$ZIFSIM_CACHE``, default ``~/.cache/zifsim``)."""
+    env = os.environ.get("ZIFSIM_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "zifsim"
+
+
+def resolve_core_mof_entry(refcode: str, dataset: str = CORE_MOF_DATASET) -> str:
+    """The CoRE MOF entry name for a CSD refcode (``VEJYUF01`` -> ``VEJYUF01_clean``).
+
+    An exact entry name (with its suffix) is returned unchanged. Raises
+    :class:`InputError` listing close refcodes when none matches.
+    """
+    import CoRE_MOF
+
+    entries = CoRE_MOF.list_structures(dataset)
+    if refcode in entries:
+        return refcode
+    matches = [e for e in entries if e.split("_", 1)[0].upper() == refcode.upper()]
+    if not matches:
+        import difflib
+        stems = sorted({e.split("_", 1)[0] for e in entries})
+        close = difflib.get_close_matches(refcode.upper(), stems, n=5)
+        raise InputError(f"refcode {refcode!r} is not in CoRE MOF {dataset}", where="source.core_mof",
+                         fix=f"use a CSD refcode present in CoRE MOF (close: {', '.join(close) or 'none'})")
+
+    def rank(entry: str) -> tuple[int, str]:
+        suffix = entry.split("_", 1)[1] if "_" in entry else ""
+        order = _CORE_SUFFIX_ORDER.index(suffix) if suffix in _CORE_SUFFIX_ORDER else len(_CORE_SUFFIX_ORDER)
+        return order, entry
+    return sorted(matches, key=rank)[0]
+
+
+def core_mof_cif(refcode: str, dataset: str = CORE_MOF_DATASET) -> Path:
+    """Path of the cached CIF of CoRE MOF entry ``refcode`` (extracted once, ~3.5 s).
+
+    The CIF is read from the ``core-mof`` package at run time and cached under
+    :func:`cache_dir` ``/core-mof/<dataset>/<entry>.cif``; it is never copied
+    into the repository.
+    """
+    entry = resolve_core_mof_entry(refcode, dataset)
+    path = cache_dir() / "core-mof" / dataset / f"{entry}.cif"
+    if not path.is_file():
+        import CoRE_MOF
+        log.info("extracting %s from CoRE MOF %s (one-off, a few seconds)", entry, dataset)
+        data = CoRE_MOF.get_CIF_structure_data(dataset, entry)
+        with atomic_open(path, "wb") as fh:
+            fh.write(data)
+    return path
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- writing
+def default_type_order(atoms: Atoms) -> list[str]:
+    """Sorted element symbols of ``atoms`` (LAMMPS type 1 = first)."""
+    return sorted(set(atoms.get_chemical_symbols()))
+
+
+def check_type_order(atoms: Atoms, elements: list[str] | None, source: str | None = None) -> list[str]:
+    """Validate an element list for LAMMPS types; extra elements give empty types."""
+    if elements is None:
+        return default_type_order(atoms)
+    elements = [str(e).strip() for e in elements if str(e).strip()]
+    bad = [e for e in elements if not is_element(e)]
+    if bad:
+        raise InputError(f"unknown element(s) in the type list: {', '.join(bad)}", source=source,
+                         where="--elements", fix="give chemical symbols, e.g. C,H,N,Zn")
+    if len(set(elements)) != len(elements):
+        raise InputError("an element appears twice in the type list", source=source,
+                         where="--elements", fix="list each element once")
+    missing = sorted(set(atoms.get_chemical_symbols()) - set(elements))
+    if missing:
+        raise InputError(f"the cell contains {', '.join(missing)} but the type list "
+                         f"{','.join(elements)} does not", source=source, where="--elements",
+                         fix=f"add {','.join(missing)} to --elements")
+    return elements
+
+
+def lammps_data_text(atoms: Atoms, elements: list[str], title: str = "") -> str:
+    """LAMMPS data file text, ``atom_style charge`` (charges 0), lengths in Å.
+
+    Atom types follow ``elements``; the box is the LAMMPS (lower-triangular)
+    form of the cell, and positions are wrapped into it.
+    """
+    std = lammps_cell(np.asarray(atoms.cell, float))
+    frac = atoms.cell.scaled_positions(atoms.positions) % 1.0
+    frac[np.isclose(frac, 1.0, atol=1e-12)] = 0.0
+    pos = frac @ std
+    type_of = {e: k + 1 for k, e in enumerate(elements)}
+    (lx, _, _), (xy, ly, _), (xz, yz, lz) = std
+    out = [f"# {title}".rstrip() if title else "# zifsim cell", "",
+           f"{len(atoms)} atoms", f"{len(elements)} atom types", "",
+           f"0.0 {lx:.10f} xlo xhi", f"0.0 {ly:.10f} ylo yhi", f"0.0 {lz:.10f} zlo zhi"]
+    if max(abs(xy), abs(xz), abs(yz)) > 1e-10:
+        out.append(f"{xy:.10f} {xz:.10f} {yz:.10f} xy xz yz")
+    out += ["", "Masses", ""]
+    for e in elements:
+        out.append(f"{type_of[e]} {atomic_masses[atomic_numbers[e]]:.6f} # {e}")
+    out += ["", "Atoms # charge", ""]
+    for k, (sym, r) in enumerate(zip(atoms.get_chemical_symbols(), pos), start=1):
+        out.append(f"{k} {type_of[sym]} 0.0 {r[0]:.10f} {r[1]:.10f} {r[2]:.10f}")
+    return "\n".join(out) + "\n"
+
+
+def cif_text(atoms: Atoms, name: str = "zifsim") -> str:
+    """P1 CIF text of ``atoms`` (fractional coordinates, 8 decimals)."""
+    a, b, c, alpha, beta, gamma = atoms.cell.cellpar()
+    frac = atoms.cell.scaled_positions(atoms.positions) % 1.0
+    block = re.sub(r"[^A-Za-z0-9_.()-]", "_", name) or "zifsim"
+    out = [f"data_{block}", "_symmetry_space_group_name_H-M   'P 1'",
+           "_symmetry_Int_Tables_number   1", "loop_", "_symmetry_equiv_pos_as_xyz", "  'x, y, z'",
+           f"_cell_length_a   {a:.8f}", f"_cell_length_b   {b:.8f}", f"_cell_length_c   {c:.8f}",
+           f"_cell_angle_alpha   {alpha:.8f}", f"_cell_angle_beta   {beta:.8f}",
+           f"_cell_angle_gamma   {gamma:.8f}", "loop_", "_atom_site_label", "_atom_site_type_symbol",
+           "_atom_site_fract_x", "_atom_site_fract_y", "_atom_site_fract_z", "_atom_site_occupancy"]
+    counts: dict[str, int] = {}
+    for sym, f in zip(atoms.get_chemical_symbols(), frac):
+        counts[sym] = counts.get(sym, 0) + 1
+        out.append(f"{sym}{counts[sym]} {sym} {f[0]:.8f} {f[1]:.8f} {f[2]:.8f} 1")
+    return "\n".join(out) + "\n"
+
+
+def extxyz_text(atoms: Atoms, info: dict | None = None) -> str:
+    """extxyz text of ``atoms`` with only ``info`` (strings / numbers) as metadata."""
+    import ase.io
+    clean = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell, pbc=True)
+    clean.info.update(info or {})
+    buf = _io.StringIO()
+    ase.io.write(buf, clean, format="extxyz")
+    return buf.getvalue()
+
+
+def write_lammps_data(atoms: Atoms, path: str | os.PathLike, elements: list[str] | None = None,
+                      title: str = "") -> None:
+    """Atomically write a LAMMPS data file (``atom_style charge``, types in ``elements`` order)."""
+    elements = check_type_order(atoms, elements)
+    with atomic_open(path) as fh:
+        fh.write(lammps_data_text(atoms, elements, title))

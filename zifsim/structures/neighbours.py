@@ -1,0 +1,91 @@
+"""Periodic neighbour pairs with freud, for any (small, triclinic) cell.
+
+freud needs ``r_max`` below half of every perpendicular box width, which a
+ZIF primitive cell (5.4 Å wide for ZIF-Cu-1) violates; the query is then run
+against an internal replica of the cell and the indices folded back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+
+
+def lammps_cell(cell: np.ndarray) -> np.ndarray:
+    """Lower-triangular cell (rows a, b, c; Å) with the same lengths and angles.
+
+    ``a`` along x, ``b`` in the xy plane: the LAMMPS / freud convention
+    (``[[lx,0,0],[xy,ly,0],[xz,yz,lz]]``).
+    """
+    a, b, c = np.asarray(cell, float)
+    lx = np.linalg.norm(a)
+    xy = b @ a / lx
+    ly = np.sqrt(max(b @ b - xy ** 2, 0.0))
+    xz = c @ a / lx
+    yz = (b @ c - xy * xz) / ly
+    lz = np.sqrt(max(c @ c - xz ** 2 - yz ** 2, 0.0))
+    return np.array([[lx, 0, 0], [xy, ly, 0], [xz, yz, lz]])
+
+
+def perpendicular_widths(cell: np.ndarray) -> np.ndarray:
+    """Distances (Å) between opposite faces of the cell, one per lattice vector."""
+    cell = np.asarray(cell, float)
+    volume = abs(np.linalg.det(cell))
+    areas = np.array([np.linalg.norm(np.cross(cell[1], cell[2])),
+                      np.linalg.norm(np.cross(cell[2], cell[0])),
+                      np.linalg.norm(np.cross(cell[0], cell[1]))])
+    return volume / areas
+
+
+@dataclass
+class NeighbourPairs:
+    """All ordered pairs (i, j) with |r_j + shift - r_i| < r_max (both i->j and j->i).
+
+    Attributes: ``i``, ``j`` atom indices; ``distances`` (Å); ``vectors``
+    (Å, from i to the image of j, in the cell's own Cartesian frame).
+    """
+
+    i: np.ndarray
+    j: np.ndarray
+    distances: np.ndarray
+    vectors: np.ndarray
+
+    def select(self, mask: np.ndarray) -> "NeighbourPairs":
+        """The subset of pairs where ``mask`` is true."""
+        return NeighbourPairs(self.i[mask], self.j[mask], self.distances[mask], self.vectors[mask])
+
+
+def neighbour_pairs(atoms: Atoms, r_max: float) -> NeighbourPairs:
+    """Every pair of atoms closer than ``r_max`` (Å) under periodic boundaries (freud AABB)."""
+    import freud
+
+    n_atoms = len(atoms)
+    cell = np.asarray(atoms.cell, float)
+    frac = atoms.cell.scaled_positions(atoms.positions) % 1.0
+    std = lammps_cell(cell)
+    reps = np.maximum(1, np.ceil(2.02 * r_max / perpendicular_widths(cell))).astype(int)
+    shifts = np.array([(x, y, z) for x in range(reps[0]) for y in range(reps[1])
+                       for z in range(reps[2])], float)
+    frac_super = ((frac[None, :, :] + shifts[:, None, :]) / reps).reshape(-1, 3)
+    std_super = std * reps[:, None]
+    box = freud.box.Box.from_matrix(std_super.T)
+    points = box.wrap(frac_super @ std_super)
+    query = points[:n_atoms]  # shift (0, 0, 0) comes first
+    nlist = freud.locality.AABBQuery(box, points).query(
+        query, {"r_max": float(r_max), "exclude_ii": False}).toNeighborList()
+    i = np.asarray(nlist.query_point_indices, dtype=np.int64)
+    j_super = np.asarray(nlist.point_indices, dtype=np.int64)
+    dist = np.asarray(nlist.distances, float)
+    keep = dist > 1e-8
+    i, j_super, dist = i[keep], j_super[keep], dist[keep]
+    vec_std = np.asarray(nlist.vectors, float)[keep]
+    j = j_super % n_atoms
+    # freud works in single precision: recover the integer image shift and
+    # recompute the vector in double precision from the fractional coordinates.
+    dfrac_approx = vec_std @ np.linalg.inv(std)
+    image = np.rint(dfrac_approx - (frac[j] - frac[i]))
+    vec = (frac[j] - frac[i] + image) @ cell
+    dist = np.linalg.norm(vec, axis=1)
+    order = np.lexsort((dist, j, i))
+    return NeighbourPairs(i[order], j[order], dist[order], vec[order])
