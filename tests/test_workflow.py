@@ -327,3 +327,87 @@ def test_notebook_plots_tiny_results(tiny_workdir):
     figures = tiny_workdir / "results" / "notebook"
     for name in ("thermo.png", "coordination_lindemann.png", "rdf.png"):
         assert (figures / name).stat().st_size > 5000, name
+
+
+# ------------------------------------------------------------------ interrupted run
+#: two NVT stages on the ZIF-4 unit cell; the test kills Snakemake during the second
+INTERRUPT_PROTOCOL = {
+    "name": "interrupt_check",
+    "description": "workflow test: two short NVT stages, killed in the second",
+    "defaults": {"timestep_fs": 0.5, "thermo_every_fs": 10, "dump_every_fs": 50,
+                 "checkpoint_every_ps": 0.05},
+    "stages": [
+        {"name": "first", "type": "equilibrate", "ensemble": "nvt", "temperature_K": 300,
+         "duration_ps": 0.1},
+        {"name": "second", "type": "equilibrate", "ensemble": "nvt", "temperature_K": 300,
+         "duration_ps": 0.6},
+    ],
+}
+
+
+def _stage_status(stage_dir: Path) -> str | None:
+    try:
+        return json.loads((stage_dir / "metadata.json").read_text()).get("status")
+    except (OSError, ValueError):
+        return None
+
+
+def test_interrupted_workflow_resumes(tmp_path, forcefield_dir):
+    """Kill snakemake and its MD job mid-stage; the same command then finishes the run
+    without rebuilding the cell or recomputing the finished stage."""
+    protocol = tmp_path / "interrupt_check.yaml"
+    protocol.write_text(yaml.safe_dump(INTERRUPT_PROTOCOL, sort_keys=False))
+    cfg = _with(protocols=["interrupt_check"])
+    cfg["custom_protocols"] = {"interrupt_check": str(protocol)}
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ZIFSIM_FORCEFIELD_DIR": str(forcefield_dir)}
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(tmp_path),
+           "--cores", "1", "--configfile", str(config)]
+    rundir = tmp_path / "results" / "runs" / "ZIF-4" / "interrupt_check" / "rep1"
+    first, second = rundir / "00-first", rundir / "01-second"
+
+    with open(tmp_path / "first-attempt.log", "w") as log:
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        deadline = time.monotonic() + 600
+        try:
+            # wait until the first stage is complete and the second has written a checkpoint
+            while time.monotonic() < deadline and proc.poll() is None:
+                if _stage_status(first) == "complete" and list(second.glob("restart*")):
+                    break
+                time.sleep(0.2)
+            assert proc.poll() is None, (
+                "the workflow ended before it could be interrupted:\n"
+                + (tmp_path / "first-attempt.log").read_text()[-3000:])
+            assert time.monotonic() < deadline, "no checkpoint of the second stage within 600 s"
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)      # snakemake and its running job
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+    assert proc.returncode != 0
+    meta_file = rundir / "metadata.json"
+    assert not meta_file.exists() or json.loads(meta_file.read_text()).get("status") != "complete"
+    assert rundir.is_dir() and _stage_status(first) == "complete", "partial run directory lost"
+    cell = tmp_path / "results" / "cells" / "ZIF-4" / "cell.extxyz"
+    kept = {p: p.stat().st_mtime_ns for p in [cell, *first.iterdir()]}
+
+    # the same command again (after a hard kill Snakemake would need --unlock first)
+    again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=900)
+    log = again.stdout + again.stderr
+    assert again.returncode == 0, log[-5000:]
+    counts = job_counts(log)
+    assert counts.get("md") == 1 and "build_cell" not in counts, counts
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept, "finished results were recomputed"
+    meta = json.loads(meta_file.read_text())
+    assert meta["status"] == "complete"
+    assert [s["status"] for s in meta["stages"]] == ["complete", "complete"]
+    import pandas as pd
+    thermo = pd.read_csv(rundir / "thermo.csv")
+    assert thermo["time_ps"].max() == pytest.approx(0.7, abs=0.02)
+    assert (tmp_path / "results" / "report" / "comparison.csv").is_file()
