@@ -5,7 +5,6 @@ Called by the ``run_table`` rule (Snakemake ``script:``); also usable as
 Columns: material, protocol, replica, seed, threads, status, stages,
 stages_complete, wall_s (sum over stages), timesteps, timesteps_per_s, lammps.
 """
-from __future__ import annotations
 
 import csv
 import json
