@@ -28,7 +28,7 @@ MATERIAL_KEYS = {"formula", "topology", "metal", "linkers", "source", "provider"
                  "qualitative", "aliases", "description"}
 SOURCE_KINDS = {"core_mof", "cif", "parent", "net"}
 SOURCE_KEYS = {"core_mof": {"core_mof"}, "cif": {"cif", "disorder"},
-               "parent": {"parent", "substitute"}, "net": {"net", "metal", "linker"}}
+               "parent": {"parent", "substitute"}, "net": {"net", "metal", "linker", "relax", "offset", "primitive"}}
 SUBSTITUTE_KEYS = {"linker", "metal"}
 LINKER_SUB_KEYS = {"from", "to", "x", "order", "seed"}
 METAL_SUB_KEYS = {"from", "to"}

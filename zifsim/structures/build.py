@@ -144,9 +144,9 @@ def _build_net(material, src) -> tuple[Atoms, dict]:
                              "(zifsim.structures.nets) are not available in this installation",
                              where=f"materials.{material.name}.source.net",
                              fix="update zifsim (nets.py builds dia-c and zni cells)") from None
-    builder = getattr(nets, "build_net", None)
+    builder = getattr(nets, "build_net_cell", None)
     if builder is None:
-        raise StructureError(f"cannot build {material.name}: zifsim.structures.nets has no build_net()",
+        raise StructureError(f"cannot build {material.name}: zifsim.structures.nets has no build_net_cell()",
                              where=f"materials.{material.name}.source.net",
                              fix="update zifsim.structures.nets")
     kwargs = {k: v for k, v in src.items() if k != "net"}

@@ -149,7 +149,7 @@ def complete_hydrogens(atoms: Atoms, source: str | None = None) -> tuple[Atoms, 
     for a in np.flatnonzero(is_h):
         partners = graph.neighbours(a)
         heavy = [b for b in partners if sym[b] != "H"]
-        if any(sym[b] == "N" for b in heavy):
+        if any(sym[b] == "N" for b in heavy) and not any(sym[b] == "C" for b in heavy):
             raise StructureError(
                 f"H{a + 1} is bonded to N: an N-H group means a neutral imidazole, not a "
                 f"bridging imidazolate", source=source,

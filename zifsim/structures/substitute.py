@@ -1,0 +1,228 @@
+"""Linker and metal substitution on a parent cell (ZIF-62 from ZIF-4, Co analogues ...).
+
+Linker substitution ``im -> bim`` at ``x`` per metal (Zn(im)2-x(bim)x): each
+replaced linker keeps its two N atoms (bonded to the metals) and gets the
+ideal template of the new linker (:func:`zifsim.structures.linkers.template`)
+in its ring plane, so every metal stays 4-coordinated. Sites are chosen
+
+* ``order="ordered"``: deterministically, one at a time, the linker whose
+  new atoms keep the largest shortest contact to the rest of the cell
+  (ties: farthest from the linkers already substituted, then lowest index);
+* ``order="random"``: in a random order drawn from ``seed``, skipping sites
+  where the new linker would clash.
+
+A new atom closer than :data:`MIN_CONTACT_A` to another atom is a clash.
+
+Metal substitution (Zn -> Co, Cu, Cd ...) swaps the element and rescales the
+cell so that the mean M-N bond reaches the new metal's target length
+(:data:`zifsim.structures.chemistry.MN_TARGET_A`): metals move affinely with
+the cell, linkers move rigidly with their centroid, so linker geometry is
+kept.
+"""
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+
+from zifsim.errors import InputError, StructureError
+from zifsim.structures.chemistry import METALS, MN_TARGET_A
+from zifsim.structures.linkers import find_linkers, linker_table, placed_template
+from zifsim.structures.neighbours import neighbour_pairs
+from zifsim.structures.topology import bond_graph, unwrapped_positions
+from zifsim.structures.validate import metal_coordination
+
+#: shortest allowed distance (Å) between an atom of a new linker and any other atom
+MIN_CONTACT_A = 1.7
+
+
+def count_for_fraction(x: float, n_metal: int, n_available: int, source: str | None, new: str,
+                       old: str) -> int:
+    """Number of linkers to substitute for ``x`` per metal; error if impossible."""
+    if not 0 < x <= 2:
+        raise InputError(f"substitution fraction x = {x} is impossible: it must lie in (0, 2] "
+                         "linkers per metal", source=source, where="substitute.linker.x",
+                         fix=f"write the target as M({old})2-x({new})x with 0 < x <= 2")
+    n = x * n_metal
+    if abs(n - round(n)) > 1e-6:
+        step = 1.0 / n_metal
+        lo, hi = np.floor(n) * step, np.ceil(n) * step
+        raise InputError(f"x = {x} {new} per metal needs {n:g} {new} linkers in this cell of "
+                         f"{n_metal} metals: not a whole number", source=source, where="substitute.linker.x",
+                         fix=f"use x = {lo:g} or {hi:g} here, or a supercell in which {x} x n_metal "
+                             "is an integer")
+    n = int(round(n))
+    if n > n_available:
+        raise InputError(f"x = {x} needs {n} {old} linkers to replace but the cell has only "
+                         f"{n_available}", source=source, where="substitute.linker.x",
+                         fix=f"lower x or start from a parent with more {old}")
+    return n
+
+
+def substitute_linkers(atoms: Atoms, old: str, new: str, x: float, order: str = "ordered",
+                       seed: int = 0, source: str | None = None) -> tuple[Atoms, dict]:
+    """Replace ``x`` ``old`` linkers per metal by ``new`` ones; returns (atoms, info).
+
+    ``info`` lists the replaced linkers (atom index of their N1/N3) and the
+    shortest contact (Å) of each new linker.
+    """
+    table = linker_table()
+    for name in (old, new):
+        if name not in table:
+            raise InputError(f"unknown linker {name!r}", source=source, where="substitute.linker",
+                             fix=f"use one of {', '.join(table)}")
+    if order not in ("ordered", "random"):
+        raise InputError(f"unknown substitution order {order!r}", source=source,
+                         where="substitute.linker.order", fix="use 'ordered' or 'random'")
+    sym = np.array(atoms.get_chemical_symbols())
+    n_metal = int(np.isin(sym, list(METALS)).sum())
+    graph = bond_graph(atoms)
+    linkers = find_linkers(atoms, graph, source=source)
+    candidates = [lk for lk in linkers if lk.name == old and lk.ring]
+    n_sub = count_for_fraction(x, n_metal, len(candidates), source, new, old)
+
+    # the new atoms of every candidate (both orientations for asymmetric linkers)
+    options = []
+    for k, lk in enumerate(candidates):
+        pos = dict(zip(lk.indices.tolist(), unwrapped_positions(atoms, graph, lk.indices)))
+        r = lk.ring
+        for flip in (False, True) if new in ("Clbim", "mbim") else (False,):
+            n1, n3 = (r["N3"], r["N1"]) if flip else (r["N1"], r["N3"])
+            symbols, xyz = placed_template(new, pos[n1], pos[n3], pos[r["C2"]])
+            options.append({"site": k, "flip": flip, "remove": lk.indices, "keep_n": (n1, n3),
+                            "symbols": symbols[2:], "positions": xyz[2:],
+                            "centre": np.mean([pos[n1], pos[n3]], axis=0)})
+
+    rng = np.random.default_rng(seed)
+    current = atoms.copy()
+    removed: set[int] = set()
+    added_symbols: list[str] = []
+    added_positions: list[np.ndarray] = []
+    chosen: list[dict] = []
+    used_sites: set[int] = set()
+    random_order = rng.permutation(len(candidates)) if order == "random" else None
+
+    def contact(opt) -> float:
+        return _min_contact(current_base(), opt)
+
+    def current_base() -> Atoms:
+        keep = [i for i in range(len(atoms)) if i not in removed]
+        base = Atoms(sym[keep].tolist() + added_symbols,
+                     positions=np.vstack([atoms.positions[keep]] + ([np.array(added_positions)]
+                                                                   if added_positions else [])),
+                     cell=atoms.cell, pbc=True)
+        base.arrays["orig"] = np.array(keep + [-1] * len(added_symbols))
+        return base
+
+    while len(chosen) < n_sub:
+        pick = None
+        if order == "ordered":
+            scored = []
+            for opt in options:
+                if opt["site"] in used_sites:
+                    continue
+                d = contact(opt)
+                spread = min((_pbc_dist(atoms, opt["centre"], c["centre"]) for c in chosen), default=0.0)
+                scored.append((round(d, 2), round(spread, 2), -opt["site"], opt, d))
+            scored.sort(key=lambda t: t[:3], reverse=True)
+            if scored and scored[0][4] >= MIN_CONTACT_A:
+                pick, best = scored[0][3], scored[0][4]
+        else:
+            for site in random_order:
+                if site in used_sites:
+                    continue
+                opts = [o for o in options if o["site"] == site]
+                vals = [(contact(o), o) for o in opts]
+                d, o = max(vals, key=lambda t: t[0])
+                used_sites.add(int(site)) if d < MIN_CONTACT_A else None
+                if d >= MIN_CONTACT_A:
+                    pick, best = o, d
+                    break
+        if pick is None:
+            raise StructureError(
+                f"only {len(chosen)} of {n_sub} {old} -> {new} substitutions fit without atoms closer "
+                f"than {MIN_CONTACT_A} Å", source=source, where="substitute.linker",
+                fix="lower x, use order: random with another seed, or a larger (super)cell")
+        used_sites.add(pick["site"])
+        removed.update(int(i) for i in pick["remove"] if i not in pick["keep_n"])
+        added_symbols += list(pick["symbols"])
+        added_positions += list(pick["positions"])
+        chosen.append({**pick, "contact": best})
+
+    out = current_base()
+    del out.arrays["orig"]
+    out.wrap()
+    info = {"from": old, "to": new, "x": x, "order": order, "seed": seed if order == "random" else None,
+            "n_substituted": n_sub, "n_candidates": len(candidates),
+            "sites": [{"N_atoms": [int(n) + 1 for n in c["keep_n"]], "flipped": bool(c["flip"]),
+                       "min_contact_A": round(float(c["contact"]), 3)} for c in chosen]}
+    return out, info
+
+
+def _pbc_dist(atoms: Atoms, a: np.ndarray, b: np.ndarray) -> float:
+    d = atoms.cell.scaled_positions(np.array([b - a]))[0]
+    d -= np.round(d)
+    return float(np.linalg.norm(d @ np.asarray(atoms.cell)))
+
+
+def _min_contact(base: Atoms, opt: dict) -> float:
+    """Shortest distance (Å) between the option's new atoms and the rest of ``base``."""
+    orig = base.arrays["orig"]
+    drop = np.isin(orig, [i for i in opt["remove"] if i not in opt["keep_n"]])
+    rest = base[~drop]
+    trial = rest + Atoms(opt["symbols"], positions=opt["positions"], cell=base.cell, pbc=True)
+    n_rest = len(rest)
+    pairs = neighbour_pairs(trial, 3.0)
+    keep_idx = np.flatnonzero(np.isin(rest.arrays["orig"], list(opt["keep_n"])))
+    new = pairs.i >= n_rest
+    # bonds inside the new linker and to its kept N atoms are not contacts
+    other = ~(pairs.j >= n_rest) & ~np.isin(pairs.j, keep_idx)
+    sel = new & other
+    return float(pairs.distances[sel].min()) if sel.any() else 3.0
+
+
+def substitute_metal(atoms: Atoms, old: str, new: str, source: str | None = None,
+                     target_mn_A: float | None = None) -> tuple[Atoms, dict]:
+    """Replace every ``old`` metal by ``new`` and rescale so the mean M-N is the target (Å)."""
+    sym = np.array(atoms.get_chemical_symbols())
+    if old not in METALS or not (sym == old).any():
+        raise InputError(f"cannot substitute {old}: the cell has no {old} (metals: "
+                         f"{', '.join(sorted(set(sym) & METALS)) or 'none'})", source=source,
+                         where="substitute.metal.from", fix="name a metal present in the parent cell")
+    if new not in METALS:
+        raise InputError(f"{new!r} is not a ZIF metal zifsim knows", source=source,
+                         where="substitute.metal.to", fix=f"use one of {', '.join(sorted(METALS))}")
+    target = float(target_mn_A or MN_TARGET_A[new])
+    graph = bond_graph(atoms)
+    linkers = find_linkers(atoms, graph, source=source)
+    centroids = np.zeros((len(atoms), 3))
+    whole = atoms.positions.copy()  # linkers made whole, so one rigid shift moves each
+    for lk in linkers:
+        xyz = unwrapped_positions(atoms, graph, lk.indices)
+        whole[lk.indices] = xyz
+        centroids[lk.indices] = xyz.mean(axis=0)
+    is_metal = np.isin(sym, list(METALS))
+    swapped = sym.copy()
+    swapped[sym == old] = new
+
+    def scaled(s: float) -> Atoms:
+        pos = whole.copy()
+        pos[is_metal] *= s
+        pos[~is_metal] += (s - 1.0) * centroids[~is_metal]
+        return Atoms(swapped.tolist(), positions=pos, cell=np.asarray(atoms.cell) * s, pbc=True)
+
+    def mean_mn(s: float) -> float:
+        coord = metal_coordination(scaled(s))
+        return float(np.mean([d for c in coord if c["element"] == new for d in c["mn_A"]]))
+
+    s0, d0 = 1.0, mean_mn(1.0)
+    s1 = (2 * target + 2.2) / (2 * d0 + 2.2)
+    d1 = mean_mn(s1)
+    for _ in range(8):
+        if abs(d1 - target) < 1e-4 or d1 == d0:
+            break
+        s0, d0, s1 = s1, d1, s1 + (target - d1) * (s1 - s0) / (d1 - d0)
+        d1 = mean_mn(s1)
+    out = scaled(s1)
+    out.wrap()
+    return out, {"from": old, "to": new, "target_MN_A": target, "scale": round(float(s1), 6),
+                 "mean_MN_A": round(d1, 4)}
