@@ -50,7 +50,7 @@ def resolve_disorder(atoms: Atoms, source: str | None = None, disorder: str = "r
         i, j, d = full_clash.i[0], full_clash.j[0], full_clash.distances[0]
         sym = atoms.get_chemical_symbols()
         raise StructureError(
-            f"atoms {sym[i]}{i + 1} and {sym[j]}{j + 1} are {d:.2f} Å apart with full occupancy "
+            f"atoms {site_name(atoms, i)} and {site_name(atoms, j)} are {d:.2f} Å apart with full occupancy "
             f"({len(full_clash.i)} such pairs): unresolved disorder", source=source,
             fix="use an ordered structure (e.g. the CoRE MOF 'clean' entry) or remove one "
                 "component of the disorder")
@@ -58,7 +58,7 @@ def resolve_disorder(atoms: Atoms, source: str | None = None, disorder: str = "r
     if not partial.any():
         return _without_occupancy(atoms), stats
     sym = atoms.get_chemical_symbols()
-    listing = ", ".join(f"{sym[k]}{k + 1} ({occ[k]:.2f})" for k in np.flatnonzero(partial)[:6])
+    listing = ", ".join(f"{site_name(atoms, k)} ({occ[k]:.2f})" for k in np.flatnonzero(partial)[:6])
     if disorder == "refuse":
         raise StructureError(
             f"{partial.sum()} atom sites have partial occupancy: {listing}"
@@ -77,7 +77,7 @@ def resolve_disorder(atoms: Atoms, source: str | None = None, disorder: str = "r
         if len(members) == 1:
             k = members[0]
             raise StructureError(
-                f"site {sym[k]}{k + 1} has occupancy {occ[k]:.2f} and no alternative position "
+                f"site {site_name(atoms, k)} has occupancy {occ[k]:.2f} and no alternative position "
                 "within 1.0 Å: the disorder cannot be resolved by keeping the major component",
                 source=source, where="_atom_site_occupancy",
                 fix="edit the CIF to an ordered model (occupancy 1) or remove the site")
@@ -85,6 +85,15 @@ def resolve_disorder(atoms: Atoms, source: str | None = None, disorder: str = "r
         drop[members[members != keep]] = True
     stats["dropped"] = int(drop.sum())
     return _without_occupancy(atoms[~drop]), stats
+
+
+def site_name(atoms: Atoms, index: int) -> str:
+    """CIF site label of atom ``index`` if known, else element + 1-based index (e.g. 'N12')."""
+    labels = atoms.arrays.get("site_label")
+    sym = atoms.get_chemical_symbols()[index]
+    if labels is not None:
+        return f"{labels[index]} (atom {index + 1})" if labels[index] != sym else f"{sym}{index + 1}"
+    return f"{sym}{index + 1}"
 
 
 def _without_occupancy(atoms: Atoms) -> Atoms:
@@ -117,9 +126,19 @@ def check_framework_elements(atoms: Atoms, source: str | None = None) -> None:
             source=source, fix="remove counter-ions / other metals, or extend zifsim.structures.chemistry")
 
 
+#: elements that may occur in guests (solvent, counter-ions) and are removed with them
+GUEST_ELEMENTS = frozenset({"H", "B", "C", "N", "O", "F", "Si", "P", "S", "Cl", "Br", "I"})
+
+
 def clean_structure(atoms: Atoms, source: str | None = None, disorder: str = "refuse"
                     ) -> tuple[Atoms, dict]:
     """Disorder -> guests -> element check; returns (framework, provenance stats)."""
+    foreign = sorted(set(atoms.get_chemical_symbols()) - METALS - GUEST_ELEMENTS)
+    if foreign:
+        raise StructureError(
+            f"element(s) {', '.join(foreign)} cannot be part of a ZIF zifsim builds "
+            f"(framework metals: {' '.join(sorted(METALS))})", source=source,
+            fix="replace the metal (zifsim.structures.substitute.substitute_metal) or remove the atoms")
     atoms, dis = resolve_disorder(atoms, source, disorder)
     atoms, guests = remove_guests(atoms, source)
     check_framework_elements(atoms, source)

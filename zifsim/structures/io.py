@@ -95,10 +95,13 @@ def read_cif(path: str | os.PathLike) -> Atoms:
     path = Path(path)
     text = path.read_text(errors="replace")
     src = str(path)
+    if not re.search(r"^\s*data_", text, re.MULTILINE):
+        raise StructureError("no data_ block found: this is not a CIF", source=src,
+                             fix="give a CIF with a data_ block, cell parameters and an _atom_site loop")
     try:
         blocks = list(parse_cif(_io.StringIO(text)))
     except Exception as exc:  # ASE raises many types on syntax errors
-        raise StructureError(f"malformed CIF: {exc}", source=src,
+        raise StructureError(f"malformed CIF: {exc or type(exc).__name__}", source=src,
                              fix="check the CIF syntax (loops, quotes, tags) or re-export it") from None
     if not blocks:
         raise StructureError("no data_ block found: this is not a CIF", source=src,
@@ -141,6 +144,9 @@ def read_cif(path: str | os.PathLike) -> Atoms:
     clean = Atoms([_clean_symbol(s) for s in atoms.get_chemical_symbols()],
                   positions=atoms.positions, cell=atoms.cell, pbc=True)
     clean.arrays["occupancy"] = occupancy
+    kinds = atoms.arrays.get("spacegroup_kinds")
+    if kinds is not None and labels and len(labels) > int(np.max(kinds)):
+        clean.arrays["site_label"] = np.array([str(labels[k]) for k in kinds])
     return clean
 
 
