@@ -250,7 +250,7 @@ def forcefield_inputs():
 
 
 def forcefield_option():
-    if config["provider"] != "reaxff":
+    if config["provider"] != "reaxff" or "forcefield" not in config:
         return ""
     return "--forcefield " + shlex.quote(str(resolve_forcefield(config["forcefield"])))
 
