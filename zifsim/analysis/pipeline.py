@@ -233,6 +233,14 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
         return float(sel.sort_values("g").r_A.iloc[-1]) if len(sel) else None
 
     m0 = metals[0]
+    first_rdf = rdfs.by_stage[stages[0]]
+    first_peaks = first_rdf.peaks()
+
+    def fsdp(x):
+        sel = (x.q > 0.6) & (x.q < 2.0)
+        return float(x.q[sel][np.argmax(x.S[sel])]) if sel.any() else None
+
+    mm_first = first_peaks[first_peaks.pair == f"{m0}-{m0}"].r_A.tolist()
     summary = {
         "material": ident["material"], "protocol": ident.get("protocol"), "replica": ident.get("replica"),
         "provider": ident.get("provider"), "seed": ident.get("seed"),
@@ -246,6 +254,9 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
         "frac_undercoordinated_last_stage": float((cl.n_undercoordinated / len(coord.metal_all)).mean()),
         "frac_dangling_linkers_last_stage": float(cl.frac_dangling_linkers.mean()),
         "mean_tau4_last_stage": float(cl.mean_tau4.mean()),
+        "mean_tau4_first_stage": float(cf.mean_tau4.mean()),
+        "MM_peaks_first_stage_A": mm_first,
+        "FSDP_first_stage_invA": fsdp(xr_first), "FSDP_last_stage_invA": fsdp(xr_last),
         "peak_MN_A": peak_near(f"{m0}-N", 1.7, 2.6),
         "peak_MM_A": peak_near(f"{m0}-{m0}", 4.5, 7.5),
         "Tm_K": tm.get("Tm_K") if tm else None, "Tm_err_K": tm.get("Tm_err_K") if tm else None,
