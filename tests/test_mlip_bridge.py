@@ -176,3 +176,25 @@ def test_callback_error_stops_run_and_is_reported(tmp_path):
     assert lmp.get_thermo("step") < 100
     with pytest.raises(SimulationError, match="model exploded"):
         bridge.raise_if_failed()
+
+
+def test_bridge_drives_lammps_minimize_with_box_relax(tmp_path):
+    """minimize + fix box/relax through the bridge: forces -> 0 and the cell reaches EMT's a0."""
+    atoms = _cu_triclinic(a=3.50, rattle=0.05)
+    lmp, _ = _lammps_with_bridge(tmp_path, atoms, ["Cu"], EMT(),
+                                 ["variable e equal pe"])
+    lmp.command("run 0")
+    e0 = lmp.extract_variable("e")
+    lmp.commands_list(["min_style cg", "minimize 0 1e-6 200 2000",
+                       "fix relax all box/relax tri 0.0 vmax 0.002",
+                       "minimize 0 1e-6 2000 20000", "unfix relax", "run 0"])
+    state, f_lmp = _lammps_state(lmp, ["Cu"])
+    assert lmp.extract_variable("e") < e0 - 0.1
+    assert np.abs(f_lmp).max() < 1e-3
+    ref = bulk("Cu", "fcc", a=3.61)
+    ref.calc = EMT()
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import BFGS
+    BFGS(FrechetCellFilter(ref), logfile=None).run(fmax=1e-5)
+    v_per_atom = state.get_volume() / len(state)
+    assert v_per_atom == pytest.approx(ref.get_volume() / len(ref), rel=2e-3)
