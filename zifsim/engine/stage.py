@@ -381,7 +381,8 @@ class StageRunner:
     def _thermo_now(self, lmp, step: int) -> list[float]:
         u = self.ctx.units
         g = {k: float(lmp.get_thermo(k)) for k in _LMP_KEYS if k != "step"}
-        return [step, self.time0_ps + step * self.dt_fs / 1000.0, g["temp"], g["press"] * u.bar_per_pressure,
+        # minimisation iterations take no simulated time
+        return [step, self.time0_ps, g["temp"], g["press"] * u.bar_per_pressure,
                 g["vol"], g["density"], g["pe"] * u.eV_per_energy, g["enthalpy"] * u.eV_per_energy,
                 g["lx"], g["ly"], g["lz"], g["xy"], g["xz"], g["yz"], g["ke"] * u.eV_per_energy,
                 g["etotal"] * u.eV_per_energy]

@@ -71,7 +71,7 @@ class Protocol:
     @property
     def duration_ps(self) -> float:
         """Total simulated time (ps) of all MD stages."""
-        return sum(s.duration_ps for s in self.stages)
+        return sum(s.total_ps for s in self.stages)
 
     def stage_dirs(self) -> list[str]:
         """Run-directory folder of each stage: ``NN-<name>``."""

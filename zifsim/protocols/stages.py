@@ -117,8 +117,8 @@ class Stage:
         raise NotImplementedError
 
     @property
-    def duration_ps(self) -> float:
-        """Total simulated time of the stage (ps)."""
+    def total_ps(self) -> float:
+        """Total simulated time of the stage (ps), all segments included."""
         return sum(s.duration_ps for s in self.segments())
 
     def max_temperature_K(self) -> float:
@@ -180,7 +180,7 @@ class Equilibrate(Stage):
     temperature_K: float | None = None
     pressure_bar: float = 0.0
     barostat: str = "iso"
-    duration_ps: float | None = None   # type: ignore[assignment]
+    duration_ps: float | None = None
 
     type: ClassVar[str] = "equilibrate"
     choices: ClassVar[dict] = {**Stage.choices, "ensemble": ENSEMBLES, "barostat": BAROSTATS}
@@ -211,7 +211,7 @@ class Ramp(Stage):
     T_start_K: float | None = None
     T_stop_K: float | None = None
     rate_K_per_ps: float | None = None
-    duration_ps: float | None = None   # type: ignore[assignment]
+    duration_ps: float | None = None
     ensemble: str = "npt"
     pressure_bar: float = 0.0
     barostat: str = "iso"
@@ -335,7 +335,7 @@ class Shear(Stage):
     period_ps: float | None = None
     cycles: float = 1.0
     shear_rate_per_ps: float | None = None
-    duration_ps: float | None = None   # type: ignore[assignment]
+    duration_ps: float | None = None
     barostat: str = "none"
     pressure_bar: float = 0.0
 
