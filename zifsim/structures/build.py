@@ -20,7 +20,7 @@ from zifsim.structures.clean import clean_structure
 from zifsim.structures.io import (CORE_MOF_DATASET, core_mof_cif, read_structure,
                                   resolve_core_mof_entry, sha256_of)
 from zifsim.structures.linkers import complete_hydrogens
-from zifsim.structures.supercell import make_supercell, standard_orientation
+from zifsim.structures.supercell import make_supercell, repeats_for_width, standard_orientation
 from zifsim.structures.validate import density_gcm3, format_report, validate_structure
 
 log = logging.getLogger(__name__)
@@ -168,12 +168,10 @@ def _check_linkers(cell: Cell, material) -> None:
 
 def _finish(cell: Cell, supercell, min_width, require_valid: bool, what: str) -> Cell:
     if supercell is not None or min_width is not None:
-        base_density = density_gcm3(cell.atoms)
-        cell.atoms = standard_orientation(make_supercell(cell.atoms, supercell, min_width))
-        reps = [round(n) for n in cell.atoms.cell.lengths() / 1]  # informational only
-        cell.provenance["supercell"] = {"repeats": list(supercell) if supercell else None,
-                                        "min_width_A": min_width, "n_atoms": len(cell.atoms)}
-        del reps, base_density
+        repeats = tuple(supercell) if supercell is not None else repeats_for_width(cell.atoms, min_width)
+        cell.atoms = standard_orientation(make_supercell(cell.atoms, repeats))
+        cell.provenance["supercell"] = {"repeats": list(repeats), "min_width_A": min_width,
+                                        "n_atoms": len(cell.atoms)}
     ref = cell.provenance.get("reference_density_gcm3")
     cell.report = validate_structure(cell.atoms, name=cell.name, reference_density_gcm3=ref)
     if require_valid and not cell.report["passed"]:
