@@ -102,7 +102,7 @@ def test_dry_run_lists_expected_jobs(name, tmp_path, any_forcefield_dir):
         for material in cfg["materials"]:
             for protocol in cfg["protocols"]:
                 for rep in range(1, cfg.get("replicas", 1) + 1):
-                    assert f"{results}/runs/{material}/{protocol}/rep{rep}/metadata.json" \
+                    assert f"{results}/runs/{material}/{protocol}/rep{rep}/run.complete" \
                         in proc.stdout
     # a dry run writes no results
     assert not (tmp_path / results).exists()
@@ -352,9 +352,13 @@ def _stage_status(stage_dir: Path) -> str | None:
         return None
 
 
-def test_interrupted_workflow_resumes(tmp_path, forcefield_dir):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_interrupted_workflow_resumes(sig, tmp_path, forcefield_dir):
     """Kill snakemake and its MD job mid-stage; the same command then finishes the run
-    without rebuilding the cell or recomputing the finished stage."""
+    without rebuilding the cell or recomputing the finished stage.
+
+    SIGTERM (Ctrl-C, scancel) lets Snakemake clean up; after SIGKILL (power loss,
+    OOM killer) its lock remains, and `snakemake --unlock` is needed first."""
     protocol = tmp_path / "interrupt_check.yaml"
     protocol.write_text(yaml.safe_dump(INTERRUPT_PROTOCOL, sort_keys=False))
     cfg = _with(protocols=["interrupt_check"])
@@ -364,7 +368,7 @@ def test_interrupted_workflow_resumes(tmp_path, forcefield_dir):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "ZIFSIM_FORCEFIELD_DIR": str(forcefield_dir)}
     rundir = tmp_path / "results" / "runs" / "ZIF-4" / "interrupt_check" / "rep1"
     # target: the MD run (the analyses downstream are tested above)
-    cmd = [sys.executable, "-m", "snakemake", str((rundir / "metadata.json").relative_to(tmp_path)),
+    cmd = [sys.executable, "-m", "snakemake", str((rundir / "run.complete").relative_to(tmp_path)),
            "-s", str(SNAKEFILE), "-d", str(tmp_path), "--cores", "1", "--configfile", str(config)]
     first, second = rundir / "00-first", rundir / "01-second"
 
@@ -384,20 +388,30 @@ def test_interrupted_workflow_resumes(tmp_path, forcefield_dir):
             assert time.monotonic() < deadline, "no checkpoint of the second stage within 600 s"
         finally:
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)      # snakemake and its running job
+                os.killpg(proc.pid, sig)                 # snakemake and its running job
                 try:
                     proc.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
     assert proc.returncode != 0
+    if sig == signal.SIGKILL:   # nothing was cleaned up: wait for the orphaned job to die
+        deadline = time.monotonic() + 30
+        while subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).returncode == 0:
+            assert time.monotonic() < deadline, "processes of the killed workflow survive"
+            time.sleep(0.2)
     meta_file = rundir / "metadata.json"
+    assert not (rundir / "run.complete").exists()
     assert not meta_file.exists() or json.loads(meta_file.read_text()).get("status") != "complete"
     assert rundir.is_dir() and _stage_status(first) == "complete", "partial run directory lost"
     cell = tmp_path / "results" / "cells" / "ZIF-4" / "cell.extxyz"
     kept = {p: p.stat().st_mtime_ns for p in [cell, *first.iterdir()]}
 
-    # the same command again (after a hard kill Snakemake would need --unlock first)
+    if sig == signal.SIGKILL:
+        unlock = subprocess.run(cmd + ["--unlock"], cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=120)
+        assert unlock.returncode == 0, unlock.stderr[-2000:]
+    # the same command again
     again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
                            timeout=900)
     log = again.stdout + again.stderr

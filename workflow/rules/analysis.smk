@@ -33,7 +33,7 @@ rule analyse_run:
                     "replica": "{replica}", "figure": "{figure}"},
         ),
     input:
-        run=rules.md.output.metadata,
+        run=rules.md.output.complete,
     params:
         rundir=lambda w: run_dir(w.material, w.protocol, w.replica),
         out=lambda w: analysis_dir(w.material, w.protocol, w.replica),

@@ -1,16 +1,21 @@
 # Molecular dynamics: one protocol on one cell, one replica (seed) = one job.
 #
-# Restart safety: the declared output is the run-level metadata.json, which the
-# engine writes last (with "status": "complete").  When a job is killed or
-# times out, Snakemake deletes only that file; the run directory with its
-# per-stage checkpoints stays, and the next attempt (retries, or the same
-# snakemake command run again) resumes from them instead of starting over.
+# Restart safety.  `zifsim run` resumes an existing run directory: finished
+# stages are skipped and an interrupted stage continues from its checkpoint.
+# So Snakemake must never delete the run directory, and a killed job must not
+# leave anything that looks finished.  The declared output is therefore a flag
+# file, `RUNDIR/run.complete`, created only after `zifsim run` exits 0 (the
+# engine itself writes RUNDIR/metadata.json from the start, with "status":
+# "running").  When a job is killed (Ctrl-C, SIGTERM, SIGKILL, a SLURM time
+# limit) the flag does not exist, so the same snakemake command — or a
+# resubmission through `retries` — simply runs `zifsim run` again on the same
+# directory and the run resumes.
 
 
 rule md:
     """Run one MD protocol on one cell with one seed (zifsim run)."""
     output:
-        metadata=f"{RESULTS}/runs/{{material}}/{{protocol}}/rep{{replica}}/metadata.json",
+        complete=touch(f"{RESULTS}/runs/{{material}}/{{protocol}}/rep{{replica}}/run.complete"),
     input:
         cell=f"{RESULTS}/cells/{{material}}/cell.extxyz",
         protocol=lambda w: protocol_file(w.protocol),

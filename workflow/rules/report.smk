@@ -45,7 +45,7 @@ rule run_table:
             category="Runs",
         ),
     input:
-        metadata=[f"{run_dir(m, p, r)}/metadata.json"
+        complete=[f"{run_dir(m, p, r)}/run.complete"
                   for m in MATERIALS for p in PROTOCOLS for r in REPLICAS],
     script:
         "../scripts/run_table.py"

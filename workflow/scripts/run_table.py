@@ -72,6 +72,7 @@ def write_table(out: str | Path, metadata_files) -> None:
 
 if __name__ == "__main__":
     if "snakemake" in globals():
-        write_table(snakemake.output.table, list(snakemake.input.metadata))  # noqa: F821
+        write_table(snakemake.output.table,  # noqa: F821
+                    [Path(f).with_name("metadata.json") for f in snakemake.input.complete])  # noqa: F821
     else:
         write_table(sys.argv[1], sys.argv[2:])
