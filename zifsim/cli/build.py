@@ -59,6 +59,8 @@ def register(subparsers) -> None:
                    help="partially occupied sites in a CIF: refuse (default) or keep the major "
                         "component of each disorder group")
     p.add_argument("--name", help="cell name for a file input (default: the file name)")
+    p.add_argument("--registry", metavar="YAML",
+                   help="materials registry to use (default: configs/materials.yaml of zifsim)")
     p.set_defaults(func=run)
 
 
@@ -82,8 +84,9 @@ def run(args) -> int:
             cell = build_from_file(path, name=args.name, supercell=supercell, min_width=args.min_width,
                                    elements=elements, disorder=args.disorder)
         else:
+            from zifsim.registry import load_registry
             cell = build_material(args.material, supercell=supercell, min_width=args.min_width,
-                                  elements=elements)
+                                  elements=elements, registry=load_registry(args.registry))
         cell.write(out, elements)
         print(format_report(cell.report))
         print(f"wrote {out}/cell.data, cell.extxyz, cell.cif, validation.json")
@@ -91,7 +94,7 @@ def run(args) -> int:
 
     from zifsim.registry import load_registry
     from zifsim.structures.summary import write_summary
-    registry = load_registry()
+    registry = load_registry(args.registry)
     todo = [m for m in registry.materials.values() if m.has_structure]
     skipped = [m.name for m in registry.materials.values() if not m.has_structure]
     failures, cells = {}, {}

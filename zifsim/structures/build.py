@@ -151,8 +151,9 @@ def _build_net(material, src) -> tuple[Atoms, dict]:
                              fix="update zifsim.structures.nets")
     kwargs = {k: v for k, v in src.items() if k != "net"}
     atoms = builder(src["net"], **kwargs)
+    net_info = {k: atoms.info[k] for k in ("source", "relaxed") if k in atoms.info}
     atoms, steps = prepare_structure(atoms, source=f"net {src['net']}")
-    return atoms, {"source": f"net:{src['net']}", "net_args": kwargs,
+    return atoms, {"source": f"net:{src['net']}", "net_args": kwargs, "net_info": net_info,
                    "reference_density_gcm3": round(density_gcm3(atoms), 5), "steps": steps}
 
 
