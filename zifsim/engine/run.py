@@ -161,9 +161,10 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
     t0 = time.time()
     source_data, time_ps = out / "input.data", 0.0
     _write_run_meta(ctx, meta_path, meta)
-    log.info("run %s: %d stages, %.3f ps on %s (%d atoms), %s, seed %d, %d thread(s) x %d rank(s)",
-             out, len(dirs), protocol.duration_ps, atoms.get_chemical_formula(), len(atoms), provider.name,
-             seed, threads, size)
+    if rank == 0:
+        log.info("run %s: %d stages, %.3f ps on %s (%d atoms), %s, seed %d, %d thread(s) x %d rank(s)",
+                 out, len(dirs), protocol.duration_ps, atoms.get_chemical_formula(), len(atoms), provider.name,
+                 seed, threads, size)
     try:
         for i, (stage, d) in enumerate(zip(protocol.stages, dirs)):
             runner = StageRunner(ctx, i, stage, out / d, source_data, time_ps)
@@ -174,7 +175,8 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
                                   source=str(out / d / "metadata.json"),
                                   fix="use a new --out directory (or delete this stage folder and the ones after it)")
             if status == "complete":
-                log.info("[%s] already complete: skipped", d)
+                if rank == 0:
+                    log.info("[%s] already complete: skipped", d)
                 stage_meta = _read_json(out / d / "metadata.json") if rank == 0 else None
                 stage_meta = ctx.bcast(stage_meta)
             else:
@@ -197,7 +199,8 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
     finally:
         meta["wall_s"] = time.time() - t0
         _write_run_meta(ctx, meta_path, meta)
-    log.info("run %s complete (%.1f s)", out, meta["wall_s"])
+    if rank == 0:
+        log.info("run %s complete (%.1f s)", out, meta["wall_s"])
     return meta
 
 

@@ -455,7 +455,7 @@ class StageRunner:
                 self._issue(lmp, self._deform_commands(seg, chunk, ref), record)
                 self._issue(lmp, self._output_commands(chunk), record)
                 self._issue(lmp, self._halt_commands(), record)
-                self._install_progress(lmp, chunk)
+                self._install_progress(lmp, record)
                 t_chunk = time.time()
                 try:
                     self._issue(lmp, [f"run {chunk.stop - chunk.start}"], record)
@@ -587,10 +587,10 @@ class StageRunner:
             "Check the input cell for overlapping atoms, minimise it first, or lower timestep_fs.")
 
     # ---------------------------------------------------------------- progress
-    def _install_progress(self, lmp, chunk: Chunk) -> None:
-        """A ``fix external`` callback that prints a progress line every ~progress_interval_s."""
+    def _install_progress(self, lmp, record: list[str]) -> None:
+        """A ``fix external`` callback (adds zero force) that prints a progress line every ~progress_interval_s."""
         every = max(1, min(1000, int(20000 / max(1, self.ctx.natoms))))
-        lmp.command(f"fix zs_progress all external pf/callback {every} {every}")
+        self._issue(lmp, [f"fix zs_progress all external pf/callback {every} {every}"], record)
         name, nsteps, dt_fs = self.dir.name, self.nsteps, self.dt_fs
         state, ctx = self._progress, self.ctx
 
