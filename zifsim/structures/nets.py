@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,14 @@ def net_vertices(net: str, offset=(0.0, 0.0, 0.0), primitive: bool = True,
     (vertex ``j`` in the image shifted by ``s`` is bonded to vertex ``i``).
     Raises :class:`StructureError` if a vertex is not 4-connected.
     """
+    cell, frac, edges = _net_vertices_cached(str(net).strip().lower(),
+                                             tuple(float(x) for x in offset), bool(primitive),
+                                             float(edge), bool(regularise))
+    return cell.copy(), frac.copy(), edges.copy()
+
+
+@lru_cache(maxsize=32)
+def _net_vertices_cached(net, offset, primitive, edge, regularise):
     from ase.spacegroup import crystal
 
     spec, copies = _resolve_net(net)
@@ -316,8 +325,6 @@ def decorate(cell: np.ndarray, frac: np.ndarray, edges: np.ndarray, metal: str,
     greedily (largest shortest distance to everything placed before), then
     re-chosen ``sweeps - 1`` times against all other atoms.
     """
-    from ase.geometry import get_distances
-
     symbols_t, pos_t, lp = imidazolate_template()
     r = _mn_bond(metal)
     m1, m2 = pos_t[0] + r * lp[0], pos_t[2] + r * lp[1]
@@ -331,13 +338,25 @@ def decorate(cell: np.ndarray, frac: np.ndarray, edges: np.ndarray, metal: str,
         centre = 0.5 * (p + q)
         candidates.append([centre + local @ frame for frame in _rotation_frames(u, n_angles)])
     nl = len(local)
+    images = np.array([(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]) @ cell
+    reach = float(np.abs(local).max()) * 2.0 + 4.0  # candidate extent + contacts that matter
     chosen: list[np.ndarray | None] = [None] * len(edges)
-    for sweep in range(max(1, sweeps)):
+    for _sweep in range(max(1, sweeps)):
         for k, cands in enumerate(candidates):
-            others = [metal_pos] + [c for m, c in enumerate(chosen) if c is not None and m != k]
-            existing = np.vstack(others)
-            scores = [float(get_distances(c, existing, cell=cell, pbc=True)[1].min())
-                      for c in cands]
+            existing = np.vstack([metal_pos] + [c for m, c in enumerate(chosen)
+                                                if c is not None and m != k])
+            # periodic images of everything near this edge (explicit 27 images: exact for
+            # cells wider than ~reach, a superset otherwise)
+            centre = cands[0].mean(axis=0)
+            rel = existing - centre
+            rel -= np.round(rel @ np.linalg.inv(cell)) @ cell
+            near = (rel[None, :, :] + images[:, None, :]).reshape(-1, 3)
+            near = near[np.linalg.norm(near, axis=1) < reach]
+            if len(near) == 0:
+                chosen[k] = cands[0]
+                continue
+            scores = [float(np.linalg.norm((c - centre)[:, None, :] - near[None, :, :],
+                                           axis=2).min()) for c in cands]
             chosen[k] = cands[int(np.argmax(scores))]
     atoms = Atoms([metal] * len(frac) + symbols_t * len(edges),
                   positions=np.vstack([metal_pos, *chosen]), cell=cell, pbc=True)
