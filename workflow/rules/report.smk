@@ -25,6 +25,14 @@ rule report:
             caption="../report/report_md.rst",
             category="Comparison with experiment",
         ),
+        per_material=report(
+            directory(f"{RESULTS}/report/materials"),
+            patterns=["{plot}.png"],
+            caption="../report/per_material.rst",
+            category="Comparison with experiment",
+            subcategory="Per material",
+            labels={"plot": "{plot}"},
+        ),
     input:
         summaries=[f"{d}/summary.json" for d in all_analysis_dirs()],
     params:
@@ -34,6 +42,9 @@ rule report:
         f"{RESULTS}/logs/report.log",
     shell:
         "{ZIFSIM} report {params.adirs:q} --out {params.out:q} > {log:q} 2>&1"
+        " && mkdir -p {output.per_material:q}"
+        " && (cp {params.out:q}/comparison_*.png {params.out:q}/overlay_*.png"
+        " {output.per_material:q}/ 2>/dev/null || true)"
 
 
 rule run_table:
