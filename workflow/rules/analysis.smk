@@ -5,19 +5,6 @@
 # plots are copied to results/report/figures/ so that `snakemake --report`
 # attaches them, one subcategory per run.
 
-#: tables every analysis of a simulated run must produce
-ANALYSIS_TABLES = [
-    "summary.json",
-    "coordination.csv",
-    "lindemann.csv",
-    "rdf.csv",
-    "psd.csv",
-]
-
-
-def _analysis_outputs(prefix):
-    return {Path(name).stem: f"{prefix}/{name}" for name in ANALYSIS_TABLES}
-
 
 rule analyse_run:
     """Coordination, Lindemann, RDF/PDF, pores and thermo summary of one MD run."""

@@ -312,6 +312,21 @@ def mpi_prefix(name):
     return f"{launcher} -n {s['mpi_tasks']} "
 
 
+# ---------------------------------------------------------------- analysis outputs
+#: tables every analysis of a simulated run must produce
+ANALYSIS_TABLES = [
+    "summary.json",
+    "coordination.csv",
+    "lindemann.csv",
+    "rdf.csv",
+    "psd.csv",
+]
+
+
+def _analysis_outputs(prefix):
+    return {Path(name).stem: f"{prefix}/{name}" for name in ANALYSIS_TABLES}
+
+
 # ---------------------------------------------------------------- targets
 def simulated_analysis_dirs():
     return [analysis_dir(m, p, r) for m in MATERIALS for p in PROTOCOLS for r in REPLICAS]
