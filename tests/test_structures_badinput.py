@@ -149,3 +149,13 @@ def test_bad_options(args, pattern, tmp_path, capsys):
     rc, err = _run(["build", "ZIF-Cu-1", "--out", str(tmp_path / "o"), *args], capsys)
     assert rc == 1 and pattern in err, err
     assert _no_output(tmp_path / "o")
+
+
+def test_disordered_core_mof_entry_refused(tmp_path, capsys):
+    """CoRE MOF VEJYUF keeps overlapping (disordered) atoms at full occupancy: refused, VEJYUF01 advised."""
+    from zifsim.structures.io import core_mof_cif
+    path = core_mof_cif("VEJYUF")
+    rc, err = _run(["build", str(path), "--out", str(tmp_path / "o")], capsys)
+    assert rc == 1 and "VEJYUF_clean.cif" in err
+    assert "Å apart with full occupancy" in err and "unresolved disorder" in err and "VEJYUF01" in err
+    assert _no_output(tmp_path / "o")

@@ -52,8 +52,8 @@ def resolve_disorder(atoms: Atoms, source: str | None = None, disorder: str = "r
         raise StructureError(
             f"atoms {site_name(atoms, i)} and {site_name(atoms, j)} are {d:.2f} Å apart with full occupancy "
             f"({len(full_clash.i)} such pairs): unresolved disorder", source=source,
-            fix="use an ordered structure (e.g. the CoRE MOF 'clean' entry) or remove one "
-                "component of the disorder")
+            fix="use an ordered structure (another refcode of the material, e.g. VEJYUF01 "
+                "rather than VEJYUF for ZIF-4) or delete one component of the disorder")
     stats = {"partial_sites": int(partial.sum()), "dropped": 0}
     if not partial.any():
         return _without_occupancy(atoms), stats
