@@ -20,12 +20,15 @@ def test_unknown_model_and_keys_are_config_errors():
         MLIPProvider.from_config({"model": "chgnet", "thread": 2})
     with pytest.raises(ConfigError, match="threads must be >= 1"):
         MLIPProvider.from_config({"threads": 0})
+    with pytest.raises(ConfigError, match="dispersion"):
+        MLIPProvider.from_config({"dispersion": "d4"})
 
 
 def test_get_provider_routes_mlip():
     prov = get_provider({"kind": "mlip", "model": "chgnet", "threads": 1})
     assert isinstance(prov, MLIPProvider)
-    assert prov.units == "metal" and prov.name == "mlip:chgnet-0.3.0"
+    assert prov.units == "metal" and prov.name == "mlip:chgnet-0.3.0+d3bj"
+    assert get_provider({"kind": "mlip", "dispersion": None}).name == "mlip:chgnet-0.3.0"
 
 
 def test_missing_package_is_a_clear_error(monkeypatch):
@@ -57,6 +60,20 @@ def test_elements_metadata_and_commands(chgnet):
     assert any("energy yes virial yes" in c for c in cmds)
     with pytest.raises(ForceFieldError, match="Og"):
         chgnet.check_elements(["Zn", "Og"])
+
+
+@needs_chgnet
+def test_d3_is_added_to_the_model(chgnet):
+    """calculator = CHGNet + D3(BJ): energies add up, and dispersion binds (negative energy)."""
+    pytest.importorskip("dftd3", reason="dftd3 not installed (pip install dftd3==1.7.0)")
+    from dftd3.ase import DFTD3
+    atoms = _zno(rattle=0.0)
+    e_sum = chgnet.calculator.get_potential_energy(atoms.copy())
+    e_model = chgnet.model_calculator.get_potential_energy(atoms.copy())
+    e_d3 = DFTD3(method="PBE", damping="d3bj").get_potential_energy(atoms.copy())
+    assert e_d3 < -0.1
+    assert e_sum == pytest.approx(e_model + e_d3, abs=1e-5)
+    assert chgnet.metadata()["dispersion"] == "d3bj"
 
 
 def _zno(repeat=(2, 2, 1), a=3.25, c=5.21, rattle=0.03):

@@ -24,12 +24,21 @@ Spec keys (``provider: {kind: mlip, ...}``)::
     threads: 1                     (torch intra-op threads)
     cutoff: 6.0                    (Å; pair_style zero cutoff = ghost/neighbour range
                                     for LAMMPS computes such as rdf or coord/atom)
+    dispersion: d3bj | none        (default d3bj: Grimme D3(BJ) with PBE parameters,
+                                    package ``dftd3``, added to the model)
     fix_id: zifsim_mlip
+
+Dispersion: CHGNet and SevenNet-0 are fitted to PBE(+U) energies (Materials
+Project), which miss London dispersion; ZIF packing (interpenetrated nets,
+dense ZIF-zni) depends on it, so D3(BJ) (Grimme et al., J. Comput. Chem.
+2011, 32, 1456) is added by default, as in the PBE-D3 references.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
+import io
 import importlib.metadata
 from functools import cached_property
 from pathlib import Path
@@ -39,7 +48,8 @@ from zifsim.errors import ConfigError, ForceFieldError
 from zifsim.potentials.base import ForceProvider
 
 MODELS = ("chgnet", "sevennet")
-_KEYS = {"model", "version", "device", "threads", "cutoff", "fix_id"}
+_KEYS = {"model", "version", "device", "threads", "cutoff", "fix_id", "dispersion"}
+DISPERSION = ("d3bj", "none")
 _CITATIONS = {
     "chgnet": "B. Deng et al., CHGNet as a pretrained universal neural network potential "
               "for charge-informed atomistic modelling, Nat. Mach. Intell. 5, 1031 (2023)",
@@ -72,13 +82,15 @@ class MLIPProvider(ForceProvider):
     threads : torch intra-op threads (keep it at or below the free cores).
     cutoff : ``pair_style zero`` cutoff, Å (LAMMPS ghost range, not the model's).
     fix_id : ID of the ``fix external``.
+    dispersion : ``"d3bj"`` (PBE-D3(BJ) added, needs ``dftd3``) or ``"none"``.
     """
 
     units = "metal"
     atom_style = "charge"   # same data files as ReaxFF; charges are ignored
 
     def __init__(self, model: str = "chgnet", version: str | None = None, device: str = "cpu",
-                 threads: int = 1, cutoff: float = 6.0, fix_id: str = "zifsim_mlip"):
+                 threads: int = 1, cutoff: float = 6.0, fix_id: str = "zifsim_mlip",
+                 dispersion: str | None = "d3bj"):
         if model not in MODELS:
             raise ConfigError(f"unknown MLIP model {model!r}", where="provider.model",
                               fix=f"use one of: {', '.join(MODELS)}")
@@ -94,10 +106,15 @@ class MLIPProvider(ForceProvider):
         if threads < 1 or cutoff <= 0:
             raise ConfigError("threads must be >= 1 and cutoff > 0 Å", where="provider",
                               fix="e.g. threads: 2, cutoff: 6.0")
+        dispersion = str(dispersion or "none").lower()
+        if dispersion not in DISPERSION:
+            raise ConfigError(f"unknown dispersion correction {dispersion!r}",
+                              where="provider.dispersion", fix="use 'd3bj' or 'none'")
+        self.dispersion = dispersion
         self.model, self.device, self.threads, self.cutoff = model, str(device), threads, cutoff
         self.version = version or _DEFAULT_VERSION[model]
         self.fix_id = str(fix_id)
-        self.name = f"mlip:{model}-{self.version}"
+        self.name = f"mlip:{model}-{self.version}" + ("+d3bj" if dispersion == "d3bj" else "")
         self.bridge = None  # set by attach()
 
     # ------------------------------------------------------------------ config
@@ -124,7 +141,23 @@ class MLIPProvider(ForceProvider):
     # ------------------------------------------------------------------ model
     @cached_property
     def calculator(self):
-        """The ASE calculator of the model (loaded once, weights from the wheel)."""
+        """The ASE calculator: model (+ D3(BJ) when ``dispersion == "d3bj"``), loaded once."""
+        calc = self.model_calculator
+        if self.dispersion == "none":
+            return calc
+        try:
+            from dftd3.ase import DFTD3
+        except ImportError:
+            raise ForceFieldError(
+                "dispersion 'd3bj' needs the Python package dftd3, which is not importable",
+                where="provider.dispersion",
+                fix="pip install dftd3==1.7.0 (part of the [mlip] extra), or set dispersion: none") from None
+        from ase.calculators.mixing import SumCalculator
+        return SumCalculator([calc, DFTD3(method="PBE", damping="d3bj")])
+
+    @cached_property
+    def model_calculator(self):
+        """The ASE calculator of the model alone (weights from the wheel, no dispersion)."""
         self._require()
         import torch
         torch.set_num_threads(self.threads)
@@ -132,12 +165,14 @@ class MLIPProvider(ForceProvider):
             from chgnet.model import CHGNet
             from chgnet.model.dynamics import CHGNetCalculator
             try:
-                net = CHGNet.load(model_name=self.version, use_device=self.device, verbose=False)
+                with contextlib.redirect_stdout(io.StringIO()):
+                    net = CHGNet.load(model_name=self.version, use_device=self.device, verbose=False)
             except Exception as exc:
                 raise ForceFieldError(f"cannot load CHGNet weights {self.version!r}: {exc}",
                                       where="provider.version",
                                       fix="use a version that ships in the wheel: 0.3.0, 0.2.0 or r2scan") from None
-            return CHGNetCalculator(model=net, use_device=self.device, on_isolated_atoms="ignore")
+            with contextlib.redirect_stdout(io.StringIO()):
+                return CHGNetCalculator(model=net, use_device=self.device, on_isolated_atoms="ignore")
         from sevenn.calculator import SevenNetCalculator
         return SevenNetCalculator(model=self.version, device=self.device)
 
@@ -147,10 +182,10 @@ class MLIPProvider(ForceProvider):
         from ase.data import chemical_symbols
         self._require()
         if self.model == "chgnet":
-            calc = self.calculator
+            calc = self.model_calculator
             nz = int(calc.model.atom_embedding.embedding.num_embeddings)  # one row per Z = 1..nz
             return tuple(chemical_symbols[1:nz + 1])
-        calc = self.calculator
+        calc = self.model_calculator
         species = getattr(calc, "type_map", None) or {}
         return tuple(sorted((chemical_symbols[int(z)] for z in species),
                             key=lambda s: chemical_symbols.index(s)))
@@ -201,7 +236,11 @@ class MLIPProvider(ForceProvider):
             "weights_sha256": sha,
             "package": _PACKAGES[self.model], "package_version": version(_PACKAGES[self.model]),
             "torch_version": version("torch"), "device": self.device, "threads": self.threads,
+            "dispersion": self.dispersion,
+            "dftd3_version": version("dftd3") if self.dispersion == "d3bj" else None,
             "units": self.units, "pair_cutoff_A": self.cutoff,
             "lammps_route": "fix external pf/callback (energy, forces, virial)",
-            "citation": _CITATIONS[self.model],
+            "citation": _CITATIONS[self.model] + (
+                "; S. Grimme, S. Ehrlich, L. Goerigk, J. Comput. Chem. 32, 1456 (2011) [D3(BJ)]"
+                if self.dispersion == "d3bj" else ""),
         }

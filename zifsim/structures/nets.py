@@ -47,7 +47,7 @@ from ase.data import atomic_masses, atomic_numbers
 from zifsim.errors import ConfigError, StructureError
 
 #: Bump when the construction or relaxation recipe changes (invalidates the cache).
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 
 #: Tetrahedral M(II)-N(imidazolate) bond lengths, Å (crystal structures:
 #: Zn 1.99 ZIF-4, Co 1.98 ZIF-67, Cu 2.00 ZIF-Cu-1, Cd 2.21 Cd(im)2, Fe 2.03).
@@ -454,7 +454,9 @@ def build_net_cell(net: str, metal: str = "Zn", linker: str = "im", relax: bool 
     key = hashlib.sha256(json.dumps({
         "recipe": RECIPE_VERSION, "net": net, "metal": metal, "linker": linker,
         "offset": [float(x) for x in offset], "primitive": primitive, "fmax": fmax,
-        "steps": steps, "model": meta.get("model"), "version": meta.get("model_version"),
+        "steps": steps, "provider": getattr(provider, "name", None),
+        "dispersion": meta.get("dispersion"),
+        "model": meta.get("model"), "version": meta.get("model_version"),
         "weights": meta.get("weights_sha256")}, sort_keys=True).encode()).hexdigest()[:16]
     path = cache_dir() / f"{metal}-im-{net}-{key}.extxyz"
     if cache and path.is_file():
