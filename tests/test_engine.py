@@ -41,6 +41,7 @@ def test_tiny_run_directory_layout(tiny_run):
     assert [s["dir"] for s in disk["stages"]] == ["00-relax", "01-nvt", "02-heat", "03-shear"]
     assert all(s["status"] == "complete" for s in disk["stages"])
     assert (out / "input.data").is_file()
+    assert (out / "thermo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for stage in disk["stages"]:
         d = out / stage["dir"]
         for name in ("thermo.csv", "traj.lammpstrj", "final.data", "metadata.json"):

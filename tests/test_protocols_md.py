@@ -27,7 +27,7 @@ STAGES = [
      "strain_rate_per_ps": 2.0, "lateral": "free"},
     {"name": "shearrate", "type": "shear", "plane": "yz", "mode": "constant_rate", "shear_rate_per_ps": 2.0,
      "duration_ps": 0.01, "barostat": "aniso"},
-    {"name": "nve", "type": "equilibrate", "ensemble": "nve", "duration_ps": 0.01},
+    {"name": "nve", "type": "equilibrate", "ensemble": "nve", "duration_ps": 0.01, "bonds_every_fs": 2.5},
 ]
 
 
@@ -99,3 +99,11 @@ def test_constant_rate_shear(all_types_run):
     sh = thermo(out, 8, "shearrate")
     strain = (sh.yz_A.iloc[-1] - sh.yz_A.iloc[0]) / sh.lz_A.iloc[0]
     assert strain == pytest.approx(2.0 * 0.01, rel=0.01)                  # rate 2/ps for 0.01 ps
+
+
+def test_reaxff_bond_table(all_types_run):
+    out, _ = all_types_run
+    text = (out / "09-nve" / "bonds.reaxff").read_text()
+    steps = [int(line.split()[2]) for line in text.splitlines() if line.startswith("# Timestep")]
+    assert steps == [0, 10, 20, 30, 40]                                   # no duplicate at the checkpoint (20)
+    assert text.count("# Number of particles 272") == 5

@@ -28,6 +28,7 @@ from zifsim.potentials.base import ForceProvider, get_provider
 from zifsim.protocols.loader import Protocol, load_protocol, stage_fingerprint
 from zifsim.engine.lammps_loader import mpi_world, new_lammps
 from zifsim.engine.stage import THERMO_COLUMNS, RunContext, StageRunner
+from zifsim.engine.plots import plot_run_thermo
 from zifsim.engine.units import unit_system
 
 log = logging.getLogger("zifsim.engine")
@@ -199,6 +200,12 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
     finally:
         meta["wall_s"] = time.time() - t0
         _write_run_meta(ctx, meta_path, meta)
+        if rank == 0:
+            _write_run_thermo(out, [d for d in dirs if (out / d / "thermo.csv").exists()])
+            try:
+                plot_run_thermo(out, natoms=len(atoms))
+            except Exception as exc:  # noqa: BLE001 - a plot must never lose a run
+                log.warning("could not plot %s/thermo.png: %s", out, exc)
     if rank == 0:
         log.info("run %s complete (%.1f s)", out, meta["wall_s"])
     return meta

@@ -208,7 +208,7 @@ class StageRunner:
         if chunk.start > 0:
             cmds += [f"variable zs_skip equal \"step=={chunk.start}\"", "dump_modify zs_traj skip v_zs_skip"]
         if st.bonds_every_fs and hasattr(ctx.provider, "output_commands"):
-            cmds += ctx.provider.output_commands(self.dir / "bonds", self.steps(st.bonds_every_fs))
+            cmds += ctx.provider.output_commands(self.dir / "bonds.chunk", self.steps(st.bonds_every_fs))
         return cmds
 
     def _halt_commands(self) -> list[str]:
@@ -413,6 +413,10 @@ class StageRunner:
             wall_before = ck.get("wall_s", 0.0)
             if ctx.root:
                 log.info("[%s] resuming from checkpoint at step %d of %d", self.dir.name, done_step, self.nsteps)
+                for name in ("traj.lammpstrj", "bonds.reaxff"):     # killed while finishing the stage
+                    done, part = self.dir / name, self.dir / f"{name}.part"
+                    if done.exists() and not part.exists():
+                        os.replace(done, part)
                 self.thermo_rows = [r for r in self._read_csv_rows() if r[0] <= done_step]
         else:
             done_step, ref, wall_before = 0, None, 0.0
@@ -487,7 +491,7 @@ class StageRunner:
                 ck["traj_bytes"] = self._append_file(self.dir / "traj.chunk", traj_part, ck["traj_bytes"])
                 if self.stage.bonds_every_fs:
                     ck["bonds_bytes"] = self._append_bonds(bonds_part, ck["bonds_bytes"], chunk)
-                for tmpf in ("traj.chunk", "thermo.chunk", "bonds"):
+                for tmpf in ("traj.chunk", "thermo.chunk", "bonds.chunk"):
                     (self.dir / tmpf).unlink(missing_ok=True)
             if failure is not None:
                 self._fail(meta, failure, reached, wall_before + time.time() - t_start)
@@ -533,7 +537,7 @@ class StageRunner:
 
     def _append_bonds(self, target: Path, keep_bytes: int, chunk: Chunk) -> int:
         """Append the chunk's ReaxFF bond table, dropping the duplicate frame at the chunk start."""
-        src = self.dir / "bonds"
+        src = self.dir / "bonds.chunk"
         text = src.read_text() if src.exists() else ""
         blocks, current = [], []
         for line in text.splitlines(keepends=True):

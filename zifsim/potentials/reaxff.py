@@ -262,9 +262,9 @@ class ReaxFFProvider(ForceProvider):
                  f"charge equilibration (fix qeq/reaxff) did not converge in {self.qeq['maxiter']} "
                  "iterations: atoms too close or the cell exploded")]
 
-    def output_commands(self, workdir: str | os.PathLike, every_steps: int) -> list[str]:
-        """Optional per-stage output: the ReaxFF bond table (``fix reaxff/bonds``)."""
-        return [f"fix zs_bonds all reaxff/bonds {int(every_steps)} {Path(workdir) / 'bonds.reaxff'}"]
+    def output_commands(self, path: str | os.PathLike, every_steps: int) -> list[str]:
+        """Optional output: the ReaxFF bond table (``fix reaxff/bonds``) written to ``path``."""
+        return [f"fix zs_bonds all reaxff/bonds {int(every_steps)} {path}"]
 
     def metadata(self) -> dict[str, Any]:
         """Provenance: file, sha256, registry name, citation, control and QEq values."""
