@@ -389,7 +389,14 @@ def extxyz_text(atoms: Atoms, info: dict | None = None) -> str:
 
 def write_lammps_data(atoms: Atoms, path: str | os.PathLike, elements: list[str] | None = None,
                       title: str = "") -> None:
-    """Atomically write a LAMMPS data file (``atom_style charge``, types in ``elements`` order)."""
+    """Atomically write a LAMMPS data file (``atom_style charge``, types in ``elements`` order).
+
+    The cell is first put in the LAMMPS orientation with reduced tilts
+    (:func:`zifsim.structures.supercell.standard_orientation`): same lattice,
+    possibly another basis.
+    """
+    from zifsim.structures.supercell import standard_orientation
     elements = check_type_order(atoms, elements)
+    text = lammps_data_text(standard_orientation(atoms), elements, title)
     with atomic_open(path) as fh:
-        fh.write(lammps_data_text(atoms, elements, title))
+        fh.write(text)
