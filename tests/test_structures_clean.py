@@ -83,3 +83,16 @@ def test_isolated_partial_site_refused(zif4, tmp_path):
     path = _cif(atoms, occ, tmp_path / "half_zn.cif")
     with pytest.raises(StructureError, match=r"site Zn1 .* has occupancy 0\.50 and no alternative position"):
         build_from_file(path, disorder="major")
+
+
+def test_symmetric_cif_expanded(zif4, tmp_path):
+    """A Pbca CIF of ZIF-4 (asymmetric unit only, written by pymatgen) expands to the same cell."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+    from pymatgen.io.cif import CifWriter
+    path = tmp_path / "zif4_pbca.cif"
+    CifWriter(AseAtomsAdaptor.get_structure(zif4.atoms), symprec=0.01).write_file(path)
+    text = path.read_text()
+    assert "Pbca" in text and text.count(" Zn ") < 16  # really symmetry-reduced
+    cell = build_from_file(path)
+    assert cell.report["passed"] and cell.report["counts"] == zif4.report["counts"]
+    assert cell.report["density_gcm3"] == pytest.approx(zif4.report["density_gcm3"], rel=1e-5)
