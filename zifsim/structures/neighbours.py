@@ -6,6 +6,7 @@ against an internal replica of the cell and the indices folded back.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,7 @@ class NeighbourPairs:
 
 def neighbour_pairs(atoms: Atoms, r_max: float) -> NeighbourPairs:
     """Every pair of atoms closer than ``r_max`` (Å) under periodic boundaries (freud AABB)."""
+    logging.getLogger("freud").setLevel(logging.WARNING)  # its import logs FFT backend at INFO
     import freud
 
     n_atoms = len(atoms)
