@@ -97,13 +97,23 @@ def config_errors(cfg, schema):
     return list(dict.fromkeys(messages))
 
 
-def available_materials():
-    """Material names in the registry configs/materials.yaml (empty if it is missing)."""
+def _registry_materials():
     if not MATERIALS_REGISTRY.is_file():
-        return []
+        return {}
     with open(MATERIALS_REGISTRY) as fh:
         data = yaml.safe_load(fh) or {}
-    return sorted((data.get("materials") or {}).keys())
+    return data.get("materials") or {}
+
+
+def available_materials():
+    """Material names in the registry configs/materials.yaml (empty if it is missing)."""
+    return sorted(_registry_materials())
+
+
+def material_aliases():
+    """{alias: registry name} from the registry's `aliases` lists."""
+    return {alias: name for name, entry in _registry_materials().items()
+            for alias in (entry or {}).get("aliases", [])}
 
 
 def available_protocols():
@@ -111,10 +121,14 @@ def available_protocols():
     return sorted(p.stem for p in PROTOCOL_DIR.glob("*.yaml"))
 
 
-def _check_names(kind, names, known, custom, custom_key):
+def _check_names(kind, names, known, custom, custom_key, aliases=None):
     problems = []
     for name in names:
         if name in custom or name in known:
+            continue
+        if aliases and name in aliases:
+            problems.append(f"{kind} '{name}' in config key '{kind}s' is an alias of "
+                            f"'{aliases[name]}': use the registry name '{aliases[name]}'")
             continue
         hint = difflib.get_close_matches(name, known + list(custom), n=1)
         problems.append(
@@ -148,7 +162,7 @@ def check_config(cfg):
     validate(cfg, str(SCHEMA))
     if cfg["mode"] == "simulate":
         problems += _check_names("material", cfg["materials"], available_materials(),
-                                 cfg["custom_materials"], "custom_materials")
+                                 cfg["custom_materials"], "custom_materials", material_aliases())
         problems += _check_names("protocol", cfg["protocols"], available_protocols(),
                                  cfg["custom_protocols"], "custom_protocols")
         for key, mapping in (("custom_materials", cfg["custom_materials"]),
