@@ -127,6 +127,11 @@ def validate_structure(atoms: Atoms, name: str | None = None, linkers: dict | No
     n_link = sum(v for k, v in linkers.items() if not k.startswith("?"))
     checks.append(_check("two linkers per metal (charge balance M2+ / im-)", n_link == 2 * n_metal,
                          f"{n_link} linkers for {n_metal} metals"))
+    occupancy = atoms.arrays.get("occupancy")
+    if occupancy is not None:
+        partial = int((np.asarray(occupancy) < 0.999).sum())
+        checks.append(_check("all sites fully occupied", partial == 0,
+                             f"{partial} partially occupied sites (disorder)" if partial else "yes"))
     rho = density_gcm3(atoms)
     if reference_density_gcm3:
         rel = rho / reference_density_gcm3 - 1.0
