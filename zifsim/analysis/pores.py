@@ -106,22 +106,27 @@ class GridPores:
         self.spacing, self.radii, self.chunk = float(spacing), radii, int(chunk)
 
     def _distance_to_surface(self, box, pos, rad, points) -> np.ndarray:
-        import freud
-        aabb = freud.locality.AABBQuery(box, pos)
+        """s(x) = min_j |x - x_j| - R_j (Å) over all periodic images, by a k-d tree on 27 images."""
+        from scipy.spatial import cKDTree
+        if self._tree is None:
+            shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
+            images = (pos[None, :, :] + (shifts @ self._cell)[:, None, :]).reshape(-1, 3)
+            self._tree = cKDTree(images)
+            self._img_rad = np.tile(rad, len(shifts))
         out = np.empty(len(points))
         r_span = rad.max() - rad.min()
+        n_img = len(self._img_rad)
         for start in range(0, len(points), self.chunk):
             pts = points[start:start + self.chunk]
-            k = min(12, len(pos))
+            k = min(12, n_img)
             while True:
-                nl = aabb.query(pts, {"num_neighbors": k, "exclude_ii": False}).toNeighborList()
-                d = nl.distances.reshape(len(pts), k)
-                j = nl.point_indices.reshape(len(pts), k)
-                s = (d - rad[j]).min(axis=1)
+                d, j = self._tree.query(pts, k=k)
+                d, j = d.reshape(len(pts), k), j.reshape(len(pts), k)
+                s = (d - self._img_rad[j]).min(axis=1)
                 # exact when the k-th neighbour cannot beat the current minimum
-                if k >= len(pos) or np.all(d[:, -1] - rad.max() >= s) or r_span == 0:
+                if k >= n_img or r_span == 0 or np.all(d[:, -1] - rad.max() >= s):
                     break
-                k = min(2 * k, len(pos))
+                k = min(2 * k, n_img)
             out[start:start + len(pts)] = s
         return out
 
@@ -131,6 +136,7 @@ class GridPores:
         box = frame.freud_box()
         pos = frame.freud_positions().astype(np.float64)
         rad = _radii(frame.elements, self.radii)
+        self._cell, self._tree = frame.cell, None
         lengths = np.linalg.norm(frame.cell, axis=1)
         n = np.maximum(np.ceil(lengths / self.spacing).astype(int), 4)
         self.grid_shape = tuple(n)
@@ -149,7 +155,6 @@ class GridPores:
         self.lis_A = 2.0 * max(float(-res.fun), float(s[ibest]))
         self.lis_grid_A = 2.0 * float(s[ibest])
         self.probe_centre_fraction, self.occupiable_fraction = {}, {}
-        import freud
         for probe in probes:
             rp = probe_radius(probe)
             centres = s > rp
@@ -157,16 +162,25 @@ class GridPores:
             if not centres.any():
                 self.occupiable_fraction[str(probe)] = 0.0
                 continue
-            aabb = freud.locality.AABBQuery(box, points[centres])
-            occ = centres.copy()
-            cand = np.flatnonzero((~centres) & (s > 0) & (s > rp - 2 * rp))  # void points near centres
-            for start in range(0, len(cand), self.chunk):
-                idx = cand[start:start + self.chunk]
-                nl = aabb.query(points[idx], {"num_neighbors": 1, "r_max": rp}).toNeighborList()
-                occ[idx[np.unique(nl.query_point_indices)]] = True
+            occ = self._dilate(centres.reshape(self.grid_shape), frame.cell, rp)
             self.occupiable_fraction[str(probe)] = float(occ.mean())
         self.void_fraction = float((s > 0).mean())
         return self
+
+    @staticmethod
+    def _dilate(mask: np.ndarray, cell: np.ndarray, radius: float) -> np.ndarray:
+        """Periodic dilation of a grid mask by a ball of ``radius`` Å (FFT convolution)."""
+        n = np.array(mask.shape)
+        recip = np.linalg.inv(cell).T  # rows: reciprocal vectors (1/Å)
+        ext = np.ceil(radius * np.linalg.norm(recip, axis=1) * n).astype(int)
+        rng = [np.arange(-e, e + 1) for e in ext]
+        off = np.stack(np.meshgrid(*rng, indexing="ij"), axis=-1).reshape(-1, 3)
+        inside = np.linalg.norm((off / n) @ cell, axis=1) <= radius
+        kernel = np.zeros(mask.shape)
+        o = off[inside] % n
+        np.add.at(kernel, (o[:, 0], o[:, 1], o[:, 2]), 1.0)
+        conv = np.fft.irfftn(np.fft.rfftn(mask.astype(float)) * np.fft.rfftn(kernel), s=mask.shape)
+        return (conv > 0.5).ravel()
 
     def psd(self, bin_A: float = 0.1):
         """Histogram of local pore diameter 2 s(x) over void grid points: (diameter_A, fraction)."""

@@ -1,0 +1,292 @@
+"""`zifsim report`: simulated vs experimental facts -> comparison.csv, PNG plots, report.md.
+
+Reads the ``summary.json`` (and tables) of analysis folders written by
+``zifsim analyse``, matches each material with the registry
+(``configs/materials.yaml``, :func:`zifsim.registry.load_registry`) and
+puts every experimental fact that has a simulated counterpart (see
+:mod:`zifsim.compare.facts`) next to it, averaged over replicas.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from zifsim.compare.facts import has_cooling, simulated_for
+from zifsim.errors import ConfigError, InputError
+from zifsim.fileio import atomic_open
+
+log = logging.getLogger(__name__)
+
+__all__ = ["load_summaries", "comparison_table", "write_report", "COLUMNS", "REAXFF_TM_NOTE"]
+
+COLUMNS = ["material", "quantity", "simulated", "experimental", "unit", "reference",
+           "simulated_err", "experimental_low", "experimental_high", "n_runs", "protocol",
+           "simulated_from", "note"]
+
+REAXFF_TM_NOTE = (
+    "Simulated melting points are upper bounds. MD heats at 10^11-10^13 K/s (DSC: 10 K/min) a small, "
+    "defect-free periodic crystal that has no surface to nucleate the liquid, so it superheats; and "
+    "ReaxFF is known to overestimate Tm of ZIFs. First-principles MD of ZIF-4 (Gaillac et al. 2017) "
+    "also puts the Lindemann crossing at 727-1227 °C against 590 °C measured. Compare trends between "
+    "materials, not absolute Tm.")
+
+
+def load_summaries(adirs) -> list[dict]:
+    """summary.json of every analysis folder (with its path under ``adir``)."""
+    out = []
+    for adir in adirs:
+        adir = Path(adir)
+        path = adir / "summary.json"
+        if not path.is_file():
+            raise InputError("no summary.json", source=adir,
+                             fix="run `zifsim analyse RUNDIR --out ADIR` first")
+        try:
+            s = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise InputError(f"invalid JSON: {exc.msg}", source=path, where=exc.lineno,
+                             fix="re-run zifsim analyse for this folder") from None
+        if not s.get("material"):
+            raise InputError("summary has no material name", source=path, where="material",
+                             fix="re-run zifsim analyse with --material NAME")
+        s["adir"] = str(adir)
+        out.append(s)
+    return out
+
+
+def _registry():
+    try:
+        from zifsim.registry import load_registry
+        return load_registry()
+    except (ImportError, ConfigError) as exc:
+        log.warning("materials registry unavailable (%s): no experimental facts", exc)
+        return None
+
+
+def _material(registry, name):
+    if registry is None:
+        return None
+    try:
+        return registry.get(name)
+    except ConfigError:
+        return None
+
+
+def comparison_table(summaries: list[dict], registry=None):
+    """Tidy table: one row per (material, protocol, fact with a simulated counterpart)."""
+    import pandas as pd
+    registry = registry if registry is not None else _registry()
+    rows = []
+    groups: dict[tuple, list[dict]] = {}
+    for s in summaries:
+        groups.setdefault((s["material"], s.get("protocol") or ""), []).append(s)
+    for (name, protocol), runs in groups.items():
+        mat = _material(registry, name)
+        if mat is None:
+            continue
+        for key, fact in mat.experiment.items():
+            vals, errs, notes = [], [], []
+            for s in runs:
+                got = simulated_for(fact, s)
+                if got is None:
+                    continue
+                v, e, note = got
+                vals.append(np.nan if v is None else float(v))
+                errs.append(np.nan if e is None else float(e))
+                notes.append(note)
+            if not vals:
+                continue
+            vals = np.array(vals)
+            finite = vals[np.isfinite(vals)]
+            sim = float(finite.mean()) if len(finite) else np.nan
+            if len(finite) > 1:
+                err = float(finite.std(ddof=1) / np.sqrt(len(finite)))
+            else:
+                e = np.array(errs)[np.isfinite(vals)]
+                err = float(e[0]) if len(e) and np.isfinite(e[0]) else np.nan
+            lo, hi = (fact.value if isinstance(fact.value, tuple) else (fact.value, fact.value))
+            ref = fact.ref + (f": {registry.references.get(fact.ref, '')}" if registry else "")
+            rows.append({"material": mat.name, "quantity": key, "simulated": sim, "experimental": fact.mid,
+                         "unit": fact.unit, "reference": ref, "simulated_err": err,
+                         "experimental_low": lo, "experimental_high": hi, "n_runs": len(finite),
+                         "protocol": protocol, "simulated_from": notes[0], "note": fact.note})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+# ---------------------------------------------------------------------- plots
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path):
+    from zifsim.analysis.plots import save_figure
+    return save_figure(fig, path)
+
+
+def plot_parity(table, path):
+    """Simulated vs experimental, one panel per unit, colour per material."""
+    plt = _plt()
+    units = [u for u in table.unit.unique() if table[table.unit == u].simulated.notna().any()]
+    if not units:
+        fig, ax = plt.subplots(figsize=(5, 2))
+        ax.text(0.5, 0.5, "no simulated value matches an experimental fact", ha="center", va="center")
+        ax.axis("off")
+        return _save(fig, path)
+    fig, axes = plt.subplots(1, len(units), figsize=(4.2 * len(units), 4), squeeze=False)
+    for ax, unit in zip(axes[0], units):
+        sub = table[(table.unit == unit) & table.simulated.notna()]
+        for mat, m in sub.groupby("material"):
+            xerr = [m.experimental - m.experimental_low, m.experimental_high - m.experimental]
+            ax.errorbar(m.experimental, m.simulated, xerr=xerr, yerr=m.simulated_err.fillna(0),
+                        fmt="o", capsize=3, label=mat)
+            for _, r in m.iterrows():
+                ax.annotate(r.quantity, (r.experimental, r.simulated), fontsize=6,
+                            xytext=(3, 3), textcoords="offset points")
+        lo = np.nanmin([sub.experimental_low.min(), sub.simulated.min()])
+        hi = np.nanmax([sub.experimental_high.max(), sub.simulated.max()])
+        pad = 0.05 * (hi - lo or 1)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=0.8)
+        ax.set_xlabel(f"experiment ({unit})")
+        ax.set_ylabel(f"simulation ({unit})")
+        ax.legend(fontsize=7)
+    fig.suptitle("simulation vs experiment (dashed: equality)")
+    return _save(fig, path)
+
+
+def plot_material(table, material, path):
+    """Per-material bars: simulated / experimental ratio of every matched quantity."""
+    plt = _plt()
+    sub = table[(table.material == material) & table.simulated.notna()]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * max(len(sub), 2) + 1.2))
+    if len(sub):
+        ratio = sub.simulated / sub.experimental
+        err = sub.simulated_err.fillna(0) / sub.experimental.abs()
+        labels = [f"{q} [{p}]" if p else q for q, p in zip(sub.quantity, sub.protocol)]
+        ax.barh(labels, ratio, xerr=err, color="tab:blue", alpha=0.7)
+        ax.axvline(1.0, color="k", lw=1)
+        for y, (_, r) in enumerate(sub.iterrows()):
+            ax.text(ratio.iloc[y], y, f"  {r.simulated:.3g} vs {r.experimental:.3g} {r.unit}",
+                    va="center", fontsize=7)
+    ax.set_xlabel("simulated / experimental")
+    ax.set_title(material)
+    return _save(fig, path)
+
+
+def plot_overlays(summaries, material, out):
+    """Overlay the X-ray D(r), Lindemann ratio and mean CN of every run of one material."""
+    import pandas as pd
+    plt = _plt()
+    runs = [s for s in summaries if s["material"] == material]
+    written = []
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for s in runs:
+        adir = Path(s["adir"])
+        label = f"{s.get('protocol') or ''} rep{s.get('replica')}" if s.get("replica") is not None \
+            else (s.get("protocol") or adir.name)
+        if (adir / "xray_pdf.csv").is_file():
+            x = pd.read_csv(adir / "xray_pdf.csv")
+            axes[0].plot(x.r_A, x.D_qmax, label=f"{label} (last stage)")
+            if "D_qmax_first_stage" in x and s.get("kind") == "run":
+                axes[0].plot(x.r_A, x.D_qmax_first_stage, "--", lw=0.8, label=f"{label} (first stage)")
+        if (adir / "lindemann.csv").is_file():
+            t = pd.read_csv(adir / "lindemann.csv")
+            if len(t):
+                axes[1].plot(t.temp_K, t.lindemann_metal, ".-", label=label)
+        if (adir / "coordination.csv").is_file():
+            c = pd.read_csv(adir / "coordination.csv")
+            if c.temp_K.notna().all() and len(c) > 1:
+                axes[2].plot(c.temp_K, c.mean_CN, ".", ms=2, label=label)
+    for thr in (0.10, 0.15):
+        axes[1].axhline(thr, color="grey", ls=":", lw=0.8)
+    axes[0].set(xlabel="r (Å)", ylabel="X-ray D(r) (Å⁻²)", title="X-ray PDF")
+    axes[1].set(xlabel="T (K)", ylabel="Lindemann ratio (metals)", title="Lindemann")
+    axes[2].set(xlabel="T (K)", ylabel="mean M-N CN", title="coordination")
+    for ax in axes:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.suptitle(material)
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in material)
+    written.append(_save(fig, Path(out) / f"overlay_{safe}.png"))
+    return written
+
+
+# ---------------------------------------------------------------------- report
+def _fmt(v, err=None):
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "–"
+    text = f"{v:.4g}"
+    if err is not None and np.isfinite(err):
+        text += f" ± {err:.2g}"
+    return text
+
+
+def write_report(adirs, out) -> dict:
+    """Write comparison.csv, comparison.png, per-material PNGs and report.md into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    summaries = load_summaries(adirs)
+    registry = _registry()
+    table = comparison_table(summaries, registry)
+    with atomic_open(out / "comparison.csv") as fh:
+        table.to_csv(fh, index=False, float_format="%.6g")
+    plot_parity(table, out / "comparison.png")
+    materials = list(dict.fromkeys(s["material"] for s in summaries))
+    lines = ["# zifsim report: simulation vs experiment", "",
+             f"{len(summaries)} analysis folder(s), {len(materials)} material(s). "
+             "Temperatures in °C; experimental values as published (DSC/TGA at 10 °C/min unless noted).", "",
+             "![comparison](comparison.png)", ""]
+    if (table.quantity.str.startswith("Tm")).any() or any(s.get("Tm_K") for s in summaries):
+        lines += ["> **On melting points.** " + REAXFF_TM_NOTE, ""]
+    for mat in materials:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in mat)
+        plot_material(table, mat, out / f"comparison_{safe}.png")
+        plot_overlays(summaries, mat, out)
+        m = _material(registry, mat)
+        lines += [f"## {mat}" + (f" — {m.formula}, {m.topology}" if m is not None and m.topology else ""), ""]
+        runs = [s for s in summaries if s["material"] == mat]
+        lines += ["| run | frames | ρ first → last (g/cm³) | CN first → last | CN4 last | dangling linkers | "
+                  "Tm (K) | Tg cool / reheat (K) |", "|---|---|---|---|---|---|---|---|"]
+        for s in runs:
+            lines.append(
+                f"| {s.get('protocol') or ''} rep{s.get('replica')} ({Path(s['adir']).name}) | {s['n_frames']} | "
+                f"{_fmt(s.get('density_gcm3_first'))} → {_fmt(s.get('density_gcm3_last'))} | "
+                f"{_fmt(s.get('mean_CN_first_stage'))} → {_fmt(s.get('mean_CN_last_stage'))} | "
+                f"{_fmt(s.get('frac_CN4_last_stage'))} | {_fmt(s.get('frac_dangling_linkers_last_stage'))} | "
+                f"{_fmt(s.get('Tm_K'), s.get('Tm_err_K'))} | "
+                f"{_fmt(s.get('Tg_cooling_K'))} / {_fmt(s.get('Tg_reheating_K'))} |")
+        lines.append("")
+        sub = table[table.material == mat]
+        if m is None:
+            lines += [f"No registry entry for {mat!r}: no experimental facts to compare with.", ""]
+        elif len(sub):
+            lines += ["| quantity | simulated | experimental | unit | simulated from | reference |",
+                      "|---|---|---|---|---|---|"]
+            for _, r in sub.iterrows():
+                exp = (f"{r.experimental_low:g}–{r.experimental_high:g}" if r.experimental_low != r.experimental_high
+                       else f"{r.experimental:g}")
+                lines.append(f"| {r.quantity} | {_fmt(r.simulated, r.simulated_err)} | {exp} | {r.unit} | "
+                             f"{r.simulated_from} | {r.reference.split(':')[0]} |")
+            lines.append("")
+            tm = sub[sub.quantity == "Tm_C"]
+            if len(tm) and np.isfinite(tm.simulated.iloc[0]) and tm.simulated.iloc[0] > tm.experimental_high.iloc[0]:
+                lines += [f"Simulated Tm of {mat} is {tm.simulated.iloc[0] - tm.experimental.iloc[0]:.0f} °C above "
+                          "experiment: expected superheating / force-field overestimate (see note above).", ""]
+        if m is not None:
+            unmatched = [k for k in m.experiment if k not in set(sub.quantity)]
+            if unmatched:
+                lines += ["Facts without a simulated counterpart in these runs: " + ", ".join(unmatched) + ".", ""]
+        if any(has_cooling(s) for s in runs):
+            lines += ["Glass quantities use the last frame after the quench; crystal quantities the first frame.", ""]
+        lines += [f"![{mat}](comparison_{safe}.png)", "", f"![{mat} overlays](overlay_{safe}.png)", ""]
+    if registry is not None:
+        used = sorted(set(table.reference.str.split(":").str[0]))
+        if used:
+            lines += ["## References", ""] + [f"- [{k}] {registry.references.get(k, '')}" for k in used] + [""]
+    with atomic_open(out / "report.md") as fh:
+        fh.write("\n".join(lines))
+    return {"n_rows": len(table), "materials": materials, "out": str(out)}
