@@ -1,0 +1,85 @@
+"""Net-built cells relaxed with the MLIP (CHGNet + D3) against experiment and a DFT reference.
+
+The relaxations take minutes on a loaded 2-core machine; build_net_cell caches
+the relaxed cells in $ZIFSIM_CACHE/nets (default ~/.cache/zifsim/nets), keyed
+by every input and the model's sha256, so reruns are fast.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zifsim.potentials.mlip import mlip_available
+
+pytestmark = [pytest.mark.mlip, pytest.mark.slow,
+              pytest.mark.skipif(not mlip_available("chgnet"),
+                                 reason='chgnet/torch not importable: pip install -e ".[mlip]"')]
+
+# Xue et al. 2025 (X25 in docs/experimental-facts): Cd(im)2, dia-c
+CD_METAL_DENSITY_NM3 = 5.13
+CD_INTRA_A = 6.4
+CD_INTER_A = (5.2, 6.8)
+
+
+@pytest.fixture(scope="module")
+def cd_im2():
+    pytest.importorskip("dftd3", reason="D3 dispersion needs dftd3 (pip install dftd3==1.7.0)")
+    import torch
+    torch.set_num_threads(1)
+    from zifsim.structures.nets import build_net_cell, net_report
+    atoms = build_net_cell("dia-c", "Cd")
+    return atoms, net_report(atoms, "Cd")
+
+
+def test_cd_im2_relaxed(cd_im2):
+    atoms, rep = cd_im2
+    assert atoms.info["relaxed"] and atoms.info["relaxation"]["converged"]
+    assert rep["n_networks"] == 2
+
+
+def test_cd_im2_every_cd_tetrahedral(cd_im2):
+    _, rep = cd_im2
+    assert rep["cn"] == [4] * rep["n_metal"]
+    assert 2.15 < np.mean(rep["mn_A"]) < 2.35  # Cd-N
+
+
+def test_cd_im2_intra_network_cd_cd(cd_im2):
+    """Cd...Cd across one imidazolate: 6.4 Å +- 0.15 Å (every pair)."""
+    _, rep = cd_im2
+    assert np.abs(np.asarray(rep["intra_mm_A"]) - CD_INTRA_A).max() < 0.15
+
+
+def test_cd_im2_metal_density(cd_im2):
+    """5.13 Cd per nm³ within 5 % (CHGNet+D3 relaxed at 0 K, experiment at room T)."""
+    _, rep = cd_im2
+    assert rep["metal_density_nm3"] == pytest.approx(CD_METAL_DENSITY_NM3, rel=0.05)
+
+
+def test_cd_im2_shortest_inter_network_cd_cd(cd_im2):
+    """Nearest Cd...Cd between the two networks: 5.2 Å +- 0.3 Å."""
+    _, rep = cd_im2
+    assert min(rep["inter_mm_A"]) == pytest.approx(CD_INTER_A[0], abs=0.3)
+
+
+@pytest.mark.xfail(strict=True, reason="known discrepancy: the 4-Cd primitive dia-c cell relaxed with "
+                   "CHGNet+D3 has no inter-network Cd...Cd near 6.8 Å (next shell ~7.7 Å); see docs/mlip.md")
+def test_cd_im2_second_inter_network_shell(cd_im2):
+    """A second inter-network Cd...Cd correlation at 6.8 Å +- 0.3 Å."""
+    _, rep = cd_im2
+    inter = np.asarray(rep["inter_mm_A"])
+    assert np.any(np.abs(inter - CD_INTER_A[1]) < 0.3)
+
+
+def test_zni_density_matches_dft_reference(reference_dir):
+    """ZIF-zni built from the zni net and relaxed: density within 3 % of the PBE-D3 cell."""
+    pytest.importorskip("dftd3", reason="D3 dispersion needs dftd3 (pip install dftd3==1.7.0)")
+    import ase.io
+
+    from zifsim.structures.nets import build_net_cell, net_report
+    ref = ase.io.read(reference_dir / "structures" / "ZIF-zni_dft.cif")
+    ref_density = net_report(ref, "Zn")["density_gcm3"]
+    assert ref_density == pytest.approx(1.569, abs=0.002)  # the file is what README says
+    atoms = build_net_cell("zni", "Zn")
+    rep = net_report(atoms, "Zn")
+    assert rep["cn"] == [4] * 16
+    assert rep["density_gcm3"] == pytest.approx(ref_density, rel=0.03)
