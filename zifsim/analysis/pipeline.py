@@ -237,6 +237,9 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
     first_peaks = first_rdf.peaks()
 
     def fsdp(x):
+        # S(Q) from g(r) cut at r_max resolves Q only above ~2π/r_max
+        if 2 * np.pi / x.r[-1] > 0.6:
+            return None
         sel = (x.q > 0.6) & (x.q < 2.0)
         return float(x.q[sel][np.argmax(x.S[sel])]) if sel.any() else None
 

@@ -64,7 +64,7 @@ class PartialRDF(FrameAnalysis):
                         raise InputError(f"RDF pair {p}: no {e} atoms", where="pairs",
                                          fix=f"choose pairs among {elements}")
         self.r_max = min(self.r_max_requested, max_rdf_range(frame.cell) * 0.999)
-        self.nbins = max(1, int(round(self.r_max / self.dr)))
+        self.nbins = max(1, int(np.floor(self.r_max / self.dr + 1e-9)))
         self.r_max = self.nbins * self.dr
         self.masks = {e: frame.elements == e for e in elements}
         self.counts = {e: int(m.sum()) for e, m in self.masks.items()}
@@ -132,7 +132,9 @@ class PartialRDF(FrameAnalysis):
     def running_cn(self, a: str, b: str) -> np.ndarray:
         """Running coordination number n_ab(r) = 4π ρ_b ∫ r² g_ab dr (b around a)."""
         g = self.partial(a, b)
-        rho_b = self.number_density * self.concentrations[b]
+        nb = self.counts[b]
+        # same normalisation as g: N_b - 1 partners when a == b
+        rho_b = self.number_density * self.concentrations[b] * ((nb - 1) / nb if a == b else 1.0)
         return np.cumsum(4 * np.pi * rho_b * self.r ** 2 * g * self.dr)
 
     def peaks(self, min_height: float = 1.2, min_separation_A: float = 0.3):

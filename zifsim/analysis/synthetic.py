@@ -6,6 +6,7 @@ flags are exercised. Nothing here is physics: it is a controlled input.
 """
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 from zifsim.analysis.trajectory import frame_from_atoms
 from zifsim.fileio import atomic_open, write_json
 
-__all__ = ["write_dump_frame", "write_synthetic_run"]
+__all__ = ["write_dump_frame", "write_synthetic_run", "zif4_crystal"]
 
 THERMO_COLUMNS = ["step", "time_ps", "temp_K", "press_bar", "volume_A3", "density_gcm3", "pe_eV",
                   "enthalpy_eV", "lx_A", "ly_A", "lz_A", "xy_A", "xz_A", "yz_A"]
@@ -102,6 +103,27 @@ def write_synthetic_run(rundir, atoms, stages, frames_per_stage: int = 20, dump_
     return rundir
 
 
-if __name__ == "__main__":  # pragma: no cover
-    import sys
-    print(json.dumps(sys.argv))
+@functools.lru_cache(maxsize=1)
+def _zif4_cif_path() -> str:
+    try:
+        from zifsim.structures.io import core_mof_cif
+        return str(core_mof_cif("VEJYUF01_clean", "2019-ASR"))
+    except ImportError:
+        import tempfile
+        from CoRE_MOF import get_CIF_structure_data
+        path = Path(tempfile.gettempdir()) / "zifsim-VEJYUF01_clean.cif"
+        if not path.is_file():
+            with atomic_open(path, "wb") as fh:
+                fh.write(get_CIF_structure_data("2019-ASR", "VEJYUF01_clean"))
+        return str(path)
+
+
+def zif4_crystal():
+    """ZIF-4 crystal (CoRE MOF 2019-ASR VEJYUF01_clean, Zn16(im)32, 272 atoms) as ase.Atoms (cached)."""
+    import warnings
+    import ase.io
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        atoms = ase.io.read(_zif4_cif_path())
+    atoms.info["name"] = "ZIF-4"
+    return atoms

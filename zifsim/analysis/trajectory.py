@@ -338,12 +338,12 @@ def read_structure(path: str | os.PathLike, index=0):
     path = Path(path)
     if not path.is_file():
         raise InputError("structure file not found", source=path, fix="check the path")
-    try:  # engineer A's reader knows the project's LAMMPS data conventions
-        from zifsim.structures import read_structure as _read  # type: ignore
-        if index == 0:
-            return _read(path)
+    try:  # the structures package knows the project's CIF / LAMMPS data conventions
+        from zifsim.structures.io import read_structure as _read  # type: ignore
     except ImportError:
-        pass
+        _read = None
+    if _read is not None and index == 0:
+        return _read(path)
     import ase.io
     try:
         if path.suffix in (".data", ".lmp"):

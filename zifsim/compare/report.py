@@ -186,8 +186,7 @@ def plot_overlays(summaries, material, out):
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for s in runs:
         adir = Path(s["adir"])
-        label = f"{s.get('protocol') or ''} rep{s.get('replica')}" if s.get("replica") is not None \
-            else (s.get("protocol") or adir.name)
+        label = _run_label(s)
         if (adir / "xray_pdf.csv").is_file():
             x = pd.read_csv(adir / "xray_pdf.csv")
             axes[0].plot(x.r_A, x.D_qmax, label=f"{label} (last stage)")
@@ -216,6 +215,12 @@ def plot_overlays(summaries, material, out):
 
 
 # ---------------------------------------------------------------------- report
+def _run_label(s: dict) -> str:
+    """'protocol repN (folder)' of one analysis summary."""
+    rep = f" rep{s['replica']}" if s.get("replica") is not None else ""
+    return f"{s.get('protocol') or ''}{rep} ({Path(s['adir']).name})".strip()
+
+
 def _fmt(v, err=None):
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "–"
@@ -253,7 +258,7 @@ def write_report(adirs, out) -> dict:
                   "Tm (K) | Tg cool / reheat (K) |", "|---|---|---|---|---|---|---|---|"]
         for s in runs:
             lines.append(
-                f"| {s.get('protocol') or ''} rep{s.get('replica')} ({Path(s['adir']).name}) | {s['n_frames']} | "
+                f"| {_run_label(s)} | {s['n_frames']} | "
                 f"{_fmt(s.get('density_gcm3_first'))} → {_fmt(s.get('density_gcm3_last'))} | "
                 f"{_fmt(s.get('mean_CN_first_stage'))} → {_fmt(s.get('mean_CN_last_stage'))} | "
                 f"{_fmt(s.get('frac_CN4_last_stage'))} | {_fmt(s.get('frac_dangling_linkers_last_stage'))} | "
