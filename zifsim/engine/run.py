@@ -148,9 +148,9 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
                 fh.write(data_text)
     ctx = RunContext(provider=provider, units=unit_system(provider.units), type_elements=type_elements,
                      natoms=len(atoms), seed=int(seed), threads=int(threads), comm=comm, rank=rank,
-                     progress_interval_s=progress_interval_s)
+                     progress_interval_s=progress_interval_s, lammps_version=_lammps_version(comm))
     dirs = protocol.stage_dirs()
-    meta = {"zifsim_version": __version__, "lammps_version": _lammps_version(comm),
+    meta = {"zifsim_version": __version__, "lammps_version": ctx.lammps_version,
             "cell": {"source": source, "formula": atoms.get_chemical_formula(), "natoms": len(atoms),
                      "type_elements": type_elements},
             "input_sha256": data_sha, "provider": provider.metadata(), "protocol": protocol.to_dict(),

@@ -53,7 +53,7 @@ class RunContext:
     comm: Any = None
     rank: int = 0
     progress_interval_s: float = 20.0
-    commands_log: list = field(default_factory=list)
+    lammps_version: str = ""
 
     @property
     def root(self) -> bool:
@@ -308,7 +308,8 @@ class StageRunner:
         return self._run_md()
 
     def _base_meta(self) -> dict:
-        return {"zifsim_version": __version__, "stage": self.stage.name, "index": self.index,
+        return {"zifsim_version": __version__, "lammps_version": self.ctx.lammps_version,
+                "stage": self.stage.name, "index": self.index,
                 "type": self.stage.type, "settings": self.stage.to_dict(), "fingerprint": self.fingerprint,
                 "provider": self.ctx.provider.metadata(), "units": self.ctx.provider.units,
                 "type_elements": self.ctx.type_elements, "seed": self.ctx.seed, "threads": self.ctx.threads,
@@ -349,6 +350,9 @@ class StageRunner:
                 self._issue(lmp, [f"fix zs_relax all box/relax {st.box_relax} {p:.10g} vmax {st.vmax}",
                                   minimize, "unfix zs_relax"], record)
             self._issue(lmp, ["run 0"], record)
+            failure = self._provider_failure()
+            if failure:
+                raise SimulationError(f"stage {self.dir.name}: {failure}")
             nsteps = int(lmp.extract_global("ntimestep"))
             last = self._thermo_now(lmp, nsteps)
             self._check_finite(last)
@@ -466,6 +470,7 @@ class StageRunner:
                 except SimulationError as exc:
                     failure = str(exc.__cause__ or exc)
                 reached = int(lmp.extract_global("ntimestep"))
+                failure = failure or self._provider_failure()
                 if failure is None and reached < chunk.stop:
                     failure = self._diagnose(lmp)
                 if failure is None:
@@ -562,6 +567,18 @@ class StageRunner:
         tmp.unlink()
         return size
 
+    def _provider_failure(self) -> str | None:
+        """Error recorded by a Python-side model during the last run (``raise_if_failed`` hook)."""
+        for obj in (self.ctx.provider, getattr(self.ctx.provider, "bridge", None)):
+            check = getattr(obj, "raise_if_failed", None)
+            if check is None:
+                continue
+            try:
+                check()
+            except SimulationError as exc:
+                return str(exc)
+        return None
+
     def _diagnose(self, lmp) -> str:
         """Which blow-up check stopped the run."""
         reasons = []
@@ -593,7 +610,7 @@ class StageRunner:
     # ---------------------------------------------------------------- progress
     def _install_progress(self, lmp, record: list[str]) -> None:
         """A ``fix external`` callback (adds zero force) that prints a progress line every ~progress_interval_s."""
-        every = max(1, min(1000, int(20000 / max(1, self.ctx.natoms))))
+        every = max(1, min(1000, int(2000 / max(1, self.ctx.natoms))))   # ~10 calls/s at 30k atom-steps/s
         self._issue(lmp, [f"fix zs_progress all external pf/callback {every} {every}"], record)
         name, nsteps, dt_fs = self.dir.name, self.nsteps, self.dt_fs
         state, ctx = self._progress, self.ctx
@@ -601,7 +618,7 @@ class StageRunner:
         def callback(_caller, step, nlocal, _tag, _x, f):
             f[:] = 0.0
             now = time.time()
-            if now - state["t_last"] < ctx.progress_interval_s or not ctx.root:
+            if now - state["t_last"] < ctx.progress_interval_s or not ctx.root or step <= state["steps0"]:
                 return
             state["t_last"] = now
             rate = (step - state["steps0"]) / max(1e-9, now - state["t0"])
