@@ -181,5 +181,5 @@ def _finish(cell: Cell, supercell, min_width, require_valid: bool, what: str) ->
         raise StructureError(f"{what} fails validation:\n{format_report(cell.report)}",
                              source=cell.provenance.get("source"),
                              fix="inspect the structure; a crystal needs every metal 4-coordinated "
-                                 "by N at 1.9-2.4 Å and complete linkers")
+                                 "by N at 1.9-2.4 Å (Zn/Co tetrahedral) and complete linkers")
     return cell

@@ -40,6 +40,11 @@ COVALENT_FACTOR = 1.2
 CH_AROMATIC_A = 1.08
 CH_METHYL_A = 1.09
 
+#: Smallest tau4 accepted for metals that are tetrahedral in ZIF crystals: Zn ZIFs
+#: have tau4 = 0.95-1 (X24: 0.97 / 0.95 in ZIF-zni; 0.92-0.95 in the DFT zni cell),
+#: ZIF-70 0.915; Cu (0.47 in ZIF-Cu-1) and metals without reference data are not checked.
+TAU4_MIN = {"Zn": 0.80, "Co": 0.80}
+
 #: Two atoms closer than this (Å) make a cell unphysical.
 MIN_DISTANCE_A = 0.9
 

@@ -3,9 +3,9 @@
 ``validate_structure(atoms)`` returns a JSON-able dict (written beside every
 cell as ``validation.json``) with ``passed`` and a list of named ``checks``.
 A crystalline ZIF passes when every metal has exactly four N neighbours at
-M-N distances inside the accepted range (1.90-2.40 Å; Cd 2.05-2.50 Å), no two
-atoms are closer than 0.9 Å, and every organic group is a complete known
-linker.
+M-N distances inside the accepted range (1.90-2.40 Å; Cd 2.05-2.50 Å), Zn and
+Co sites are tetrahedral (tau4 >= 0.80), no two atoms are closer than 0.9 Å,
+and every organic group is a complete known linker.
 
 tau4 (Yang, Powell & Houser, Dalton Trans. 2007, 955) = (360° - (α + β)) / 141°
 with α, β the two largest N-M-N angles: 1 for a tetrahedron, 0 for square
@@ -19,7 +19,7 @@ import numpy as np
 from ase import Atoms
 
 from zifsim import __version__
-from zifsim.structures.chemistry import MIN_DISTANCE_A, METALS, mn_cutoff, mn_range
+from zifsim.structures.chemistry import MIN_DISTANCE_A, METALS, TAU4_MIN, mn_cutoff, mn_range
 from zifsim.structures.neighbours import neighbour_pairs
 
 AMU_PER_A3_TO_GCM3 = 1.66053906660  # 1 amu/Å^3 in g/cm^3
@@ -116,6 +116,15 @@ def validate_structure(atoms: Atoms, name: str | None = None, linkers: dict | No
     checks.append(_check("M-N bond lengths in range", not out_of_range and len(mn_all) > 0,
                          ", ".join(out_of_range[:8]) if out_of_range else
                          (f"{mn_all.min():.3f}-{mn_all.max():.3f} Å" if len(mn_all) else "no M-N bonds")))
+    flat = [f"{c['element']}{c['index'] + 1} ({c['tau4']:.2f})" for c in coordination
+            if c["tau4"] is not None and c["element"] in TAU4_MIN and c["tau4"] < TAU4_MIN[c["element"]]]
+    checked = sorted({c["element"] for c in coordination} & set(TAU4_MIN))
+    if checked:
+        checks.append(_check(f"tetrahedral {'/'.join(checked)} (tau4 >= "
+                             f"{min(TAU4_MIN[m] for m in checked):.2f})", not flat,
+                             f"{len(flat)} distorted: {', '.join(flat[:8])}" if flat else
+                             f"min tau4 {min(c['tau4'] for c in coordination if c['tau4'] is not None and c['element'] in TAU4_MIN):.3f}"
+                             if any(c["tau4"] is not None for c in coordination) else "no 4-coordinated metal"))
     close = neighbour_pairs(atoms, MIN_DISTANCE_A)
     min_d = _min_distance(atoms)
     checks.append(_check(f"no atoms closer than {MIN_DISTANCE_A} Å", len(close.i) == 0,
