@@ -143,6 +143,9 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
         if old and old.get("input_sha256") != data_sha:
             raise ConfigError(f"{out} holds a run of another cell (input.data differs)", source=str(meta_path),
                               fix="choose a new --out directory, or delete the old run")
+        if old and old.get("seed") is not None and int(old["seed"]) != int(seed):
+            raise ConfigError(f"{out} was started with seed {old['seed']}, not {seed}", source=str(meta_path),
+                              where="seed", fix=f"resume with --seed {old['seed']}, or choose a new --out directory")
         if not (out / "input.data").exists():
             with atomic_open(out / "input.data") as fh:
                 fh.write(data_text)

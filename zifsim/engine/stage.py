@@ -340,6 +340,7 @@ class StageRunner:
                               f"modify element {' '.join(ctx.type_elements)} sort id format float %.8g",
                               "run 0"], record)
             self.thermo_rows = [self._thermo_now(lmp, 0)]
+            self._install_min_progress(lmp, record)
             minimize = (f"minimize {st.etol} {u.force_from_eV_per_A(st.ftol_eV_per_A):.10g} "
                         f"{st.max_iter} {st.max_eval}")
             # atoms first at fixed box: relaxing the box against the stress of a raw
@@ -626,6 +627,23 @@ class StageRunner:
             log.info("[%s] %5.1f%%  step %d/%d  t=%.3f ps  %.1f steps/s  %.3f ns/day  ETA %s", name,
                      100.0 * step / nsteps, step, nsteps, self.time0_ps + step * dt_fs / 1000.0, rate,
                      rate * dt_fs * 86400e-6, _fmt_eta(eta))
+        lmp.set_fix_external_callback("zs_progress", callback, None)
+
+
+    def _install_min_progress(self, lmp, record: list[str]) -> None:
+        """Progress lines during minimisation (iteration count), every ~progress_interval_s."""
+        self._issue(lmp, ["fix zs_progress all external pf/callback 1 1"], record)
+        name, ctx, st = self.dir.name, self.ctx, self.stage
+        state = {"t_last": time.time(), "t0": time.time()}
+
+        def callback(_caller, step, nlocal, _tag, _x, f):
+            f[:] = 0.0
+            now = time.time()
+            if now - state["t_last"] < ctx.progress_interval_s or not ctx.root:
+                return
+            state["t_last"] = now
+            log.info("[%s] minimising: %d iterations so far (max_iter %d per phase), %.0f s", name, step,
+                     st.max_iter, now - state["t0"])
         lmp.set_fix_external_callback("zs_progress", callback, None)
 
 
