@@ -3,7 +3,8 @@
 Usage::
 
     OMP_NUM_THREADS=2 python benchmarks/bench_mlip.py [--model chgnet] [--threads 2]
-        [--steps 20] [--cell zif8|cd-dia-c|PATH] [--device cpu|cuda] [--json OUT.json]
+        [--steps 20] [--cell zif8|cd-dia-c|PATH] [--device cpu|cuda]
+        [--dispersion d3bj|none] [--json OUT.json]
 
 For the same cell it times (a) ``calc.calculate()`` on ASE atoms whose
 positions change every call (the model's own cost per force call) and (b)
@@ -50,6 +51,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--cell", default="zif8")
+    ap.add_argument("--dispersion", default="d3bj", choices=["d3bj", "none"])
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -60,7 +62,8 @@ def main(argv=None) -> dict:
     from zifsim.potentials.mlip import MLIPProvider
 
     atoms, label = _cell(args.cell)
-    provider = MLIPProvider(model=args.model, threads=args.threads, device=args.device)
+    provider = MLIPProvider(model=args.model, threads=args.threads, device=args.device,
+                            dispersion=args.dispersion)
     calc = provider.calculator
     elements = sorted(set(atoms.get_chemical_symbols()))
     natoms = len(atoms)

@@ -337,7 +337,6 @@ def decorate(cell: np.ndarray, frac: np.ndarray, edges: np.ndarray, metal: str,
         u = (q - p) / np.linalg.norm(q - p)
         centre = 0.5 * (p + q)
         candidates.append([centre + local @ frame for frame in _rotation_frames(u, n_angles)])
-    nl = len(local)
     images = np.array([(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]) @ cell
     reach = float(np.abs(local).max()) * 2.0 + 4.0  # candidate extent + contacts that matter
     chosen: list[np.ndarray | None] = [None] * len(edges)
@@ -360,7 +359,6 @@ def decorate(cell: np.ndarray, frac: np.ndarray, edges: np.ndarray, metal: str,
             chosen[k] = cands[int(np.argmax(scores))]
     atoms = Atoms([metal] * len(frac) + symbols_t * len(edges),
                   positions=np.vstack([metal_pos, *chosen]), cell=cell, pbc=True)
-    assert len(atoms) == len(frac) + nl * len(edges)
     atoms.wrap()
     return atoms
 
@@ -400,6 +398,8 @@ def relax_cell(atoms: Atoms, provider: Any = None, fmax: float = 0.1, steps: int
     provider.check_elements(atoms.get_chemical_symbols())
     atoms.calc = provider.calculator
     filt = FrechetCellFilter(atoms)
+    if optimizer not in ("FIRE", "BFGS"):
+        raise ConfigError(f"unknown optimizer {optimizer!r}", where="optimizer", fix="use FIRE or BFGS")
     opt_cls = {"FIRE": FIRE, "BFGS": BFGS}[optimizer]
     t0 = time.perf_counter()
     opt = opt_cls(filt, logfile=log)
