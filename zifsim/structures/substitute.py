@@ -101,9 +101,6 @@ def substitute_linkers(atoms: Atoms, old: str, new: str, x: float, order: str = 
     used_sites: set[int] = set()
     random_order = rng.permutation(len(candidates)) if order == "random" else None
 
-    def contact(opt) -> float:
-        return _min_contact(current_base(), opt)
-
     def current_base() -> Atoms:
         keep = [i for i in range(len(atoms)) if i not in removed]
         base = Atoms(sym[keep].tolist() + added_symbols,
@@ -112,6 +109,9 @@ def substitute_linkers(atoms: Atoms, old: str, new: str, x: float, order: str = 
                      cell=atoms.cell, pbc=True)
         base.arrays["orig"] = np.array(keep + [-1] * len(added_symbols))
         return base
+
+    def contact(opt) -> float:
+        return _min_contact(current_base(), opt)
 
     while len(chosen) < n_sub:
         pick = None
@@ -130,13 +130,12 @@ def substitute_linkers(atoms: Atoms, old: str, new: str, x: float, order: str = 
             for site in random_order:
                 if site in used_sites:
                     continue
-                opts = [o for o in options if o["site"] == site]
-                vals = [(contact(o), o) for o in opts]
-                d, o = max(vals, key=lambda t: t[0])
-                used_sites.add(int(site)) if d < MIN_CONTACT_A else None
-                if d >= MIN_CONTACT_A:
-                    pick, best = o, d
+                best, pick = max(((contact(o), o) for o in options if o["site"] == site),
+                                 key=lambda t: t[0])
+                if best >= MIN_CONTACT_A:
                     break
+                used_sites.add(int(site))  # clashes now, and more linkers only add atoms
+                pick = None
         if pick is None:
             raise StructureError(
                 f"only {len(chosen)} of {n_sub} {old} -> {new} substitutions fit without atoms closer "
