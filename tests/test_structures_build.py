@@ -22,6 +22,9 @@ SUBSTITUTED = ["ZIF-62", "ZIF-62-Co"]
 @pytest.fixture(scope="module")
 def cells():
     """Built cells of every registry material whose source needs no MLIP relaxation."""
+    from zifsim.structures.io import prefetch_core_mof
+    reg = load_registry()
+    prefetch_core_mof([reg.get(n).source["core_mof"] for n in CORE_MATERIALS])  # one archive pass
     return {name: build_material(name) for name in CORE_MATERIALS + SUBSTITUTED}
 
 
@@ -32,6 +35,16 @@ def core_density():
     table = CoRE_MOF.get_properties("2019-ASR").set_index("filename")
     # the column labelled 'cm3_g' holds the crystal density in g/cm3 (ZIF-4: 1.212)
     return table["cm3_g"].to_dict()
+
+
+def test_prefetch_matches_single_lookup(tmp_path, monkeypatch):
+    """One-pass extraction gives byte-identical CIFs to CoRE_MOF.get_CIF_structure_data."""
+    import CoRE_MOF
+    from zifsim.structures.io import prefetch_core_mof
+    monkeypatch.setenv("ZIFSIM_CACHE", str(tmp_path))
+    paths = prefetch_core_mof(["CUIMDZ01", "FAWCEN"])
+    assert [p.name for p in paths] == ["CUIMDZ01_clean_h.cif", "FAWCEN_SL.cif"]
+    assert paths[0].read_bytes() == CoRE_MOF.get_CIF_structure_data("2019-ASR", "CUIMDZ01_clean_h")
 
 
 def test_registry_covers_every_structure_source():

@@ -99,6 +99,8 @@ def run(args) -> int:
     skipped = [m.name for m in registry.materials.values() if not m.has_structure]
     failures, cells = {}, {}
     start = time.monotonic()
+    from zifsim.structures.io import prefetch_core_mof
+    prefetch_core_mof([m.source["core_mof"] for m in todo if "core_mof" in m.source])
     for k, material in enumerate(todo, start=1):
         t0 = time.monotonic()
         try:

@@ -302,6 +302,36 @@ def core_mof_cif(refcode: str, dataset: str = CORE_MOF_DATASET) -> Path:
     return path
 
 
+def prefetch_core_mof(refcodes, dataset: str = CORE_MOF_DATASET) -> list[Path]:
+    """Cache several CoRE MOF CIFs in one pass over the archive (one ~3.5 s scan, not one each).
+
+    Returns the cached paths in the order of ``refcodes``.
+    """
+    import tarfile
+    from importlib import resources
+
+    import CoRE_MOF
+
+    entries = [resolve_core_mof_entry(r, dataset) for r in refcodes]
+    target = {f"{e}.cif": cache_dir() / "core-mof" / dataset / f"{e}.cif" for e in entries}
+    missing = {name: path for name, path in target.items() if not path.is_file()}
+    if missing:
+        log.info("extracting %d CIFs from CoRE MOF %s (one pass)", len(missing), dataset)
+        archive = resources.files(CoRE_MOF.data) / f"{dataset}.tar.xz"
+        with tarfile.open(str(archive), "r") as tar:
+            for member in tar:
+                base = member.name.rsplit("/", 1)[-1]
+                if base in missing and member.isfile() and member.size > 0:
+                    data = tar.extractfile(member).read()
+                    with atomic_open(missing.pop(base), "wb") as fh:
+                        fh.write(data)
+                    if not missing:
+                        break
+        for name in missing:  # not found in one pass: fall back to the package's own lookup
+            core_mof_cif(name[:-4], dataset)
+    return [target[f"{e}.cif"] for e in entries]
+
+
 def sha256_of(path: str | os.PathLike) -> str:
     """Hex sha256 of a file's bytes."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
