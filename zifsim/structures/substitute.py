@@ -17,7 +17,9 @@ Metal substitution (Zn -> Co, Cu, Cd ...) swaps the element and rescales the
 cell so that the mean M-N bond reaches the new metal's target length
 (:data:`zifsim.structures.chemistry.MN_TARGET_A`): metals move affinely with
 the cell, linkers move rigidly with their centroid, so linker geometry is
-kept.
+kept. The coordination geometry is otherwise the parent's: a Zn -> Cu
+substitution stays tetrahedral (tau4 ~0.97), it does not flatten to the
+tau4 = 0.47 of ZIF-Cu-1; relax the cell with the force field for that.
 """
 from __future__ import annotations
 
