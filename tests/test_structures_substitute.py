@@ -101,3 +101,17 @@ def test_linker_templates_recognised():
         assert mol.get_chemical_formula() == Atoms(entry["formula"]).get_chemical_formula()
         d = mol.get_all_distances()
         assert d[np.triu_indices(len(mol), 1)].min() > 1.0
+
+
+@pytest.mark.parametrize("new,formula_gain", [("Clbim", {"C": 4, "H": 1, "Cl": 1}),
+                                              ("mbim", {"C": 5, "H": 4}), ("mim", {"C": 1, "H": 2})])
+def test_other_linkers_substitute_and_validate(zif4, new, formula_gain):
+    """Two im -> Clbim / mbim / mim: composition changes by exactly two linkers' worth."""
+    atoms, info = substitute_linkers(zif4.atoms, "im", new, 0.125)
+    rep = validate_structure(atoms)
+    assert rep["passed"], rep["checks"]
+    assert rep["linkers"] == dict(sorted({"im": 30, new: 2}.items()))
+    expected = dict(zif4.report["counts"])
+    for el, n in formula_gain.items():
+        expected[el] = expected.get(el, 0) + 2 * n
+    assert rep["counts"] == dict(sorted(expected.items()))
