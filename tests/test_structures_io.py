@@ -115,3 +115,13 @@ def test_type_order_checks(cu_cell):
         check_type_order(cu_cell.atoms, ["C", "H", "N", "Cu", "Xy"])
     text = lammps_data_text(cu_cell.atoms, ["Cu", "N", "H", "C"])
     assert "1 63.546000 # Cu" in text and "4 12.011000 # C" in text
+
+
+def test_cell_read_back(cu_cell, written):
+    from zifsim.structures import Cell
+    back = Cell.read(written)
+    assert back.name == "ZIF-Cu-1" and back.elements == ["C", "H", "N", "O", "Cu"]
+    import json
+    assert back.report == json.loads(json.dumps(cu_cell.report))
+    assert back.provenance["source"] == cu_cell.provenance["source"]
+    assert np.allclose(back.atoms.positions, cu_cell.atoms.positions, atol=1e-6)

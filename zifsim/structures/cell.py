@@ -48,6 +48,23 @@ class Cell:
         self.report = validate_structure(self.atoms, name=self.name, **kwargs)
         return self.report
 
+    @classmethod
+    def read(cls, directory) -> "Cell":
+        """Load a cell folder written by :meth:`write` (atoms from cell.extxyz, report and
+        provenance from validation.json)."""
+        from zifsim.errors import InputError
+        from zifsim.structures.io import read_structure
+        directory = Path(directory)
+        meta_path = directory / "validation.json"
+        if not meta_path.is_file():
+            raise InputError("not a zifsim cell folder (validation.json missing)", source=str(directory),
+                             fix="give a folder written by `zifsim build`")
+        meta = json.loads(meta_path.read_text())
+        atoms = read_structure(directory / "cell.extxyz")
+        provenance = meta.pop("provenance", {})
+        elements = meta.pop("type_elements", None)
+        return cls(atoms, meta.get("name") or directory.name, provenance, meta, elements)
+
     def write(self, directory, elements: list[str] | None = None) -> Path:
         """Write cell.data, cell.extxyz, cell.cif and validation.json into ``directory``."""
         directory = Path(directory)
