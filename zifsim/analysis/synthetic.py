@@ -122,8 +122,13 @@ def zif4_crystal():
     """ZIF-4 crystal (CoRE MOF 2019-ASR VEJYUF01_clean, Zn16(im)32, 272 atoms) as ase.Atoms (cached)."""
     import warnings
     import ase.io
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        atoms = ase.io.read(_zif4_cif_path())
+    from zifsim.analysis.trajectory import read_p1_cif_blocks
+    blocks = read_p1_cif_blocks(_zif4_cif_path())
+    if blocks:
+        atoms = blocks[0]
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            atoms = ase.io.read(_zif4_cif_path())
     atoms.info["name"] = "ZIF-4"
     return atoms

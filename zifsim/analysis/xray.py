@@ -69,6 +69,7 @@ class XrayPDF:
         self.r = rdf.r
         self.rho = rdf.number_density
         self.concentrations = dict(rdf.concentrations)
+        self.counts = dict(rdf.counts)
         w0 = self.weights(rdf, np.zeros(1))
         self.weights0 = {k: float(v[0]) for k, v in w0.items()}
         self.G = sum(self.weights0[p] * (g - 1.0) for p, g in rdf.partials.items())
@@ -95,15 +96,21 @@ class XrayPDF:
         self.table_q = pd.DataFrame({"Q_invA": self.q, "S": self.S, "F": self.F})
         return self
 
+    def peak_integral(self, r_lo: float, r_hi: float) -> float:
+        """I = ∫ 4π ρ r² [G(r) + 1] dr over [r_lo, r_hi) Å: the X-ray-weighted neighbour count."""
+        sel = (self.r >= r_lo) & (self.r < r_hi)
+        dr = self.r[1] - self.r[0]
+        return float(np.sum(4 * np.pi * self.rho * self.r[sel] ** 2 * (self.G[sel] + 1.0)) * dr)
+
     def neighbours_in_peak(self, r_lo: float, r_hi: float, a: str, b: str) -> float:
         """Number of b atoms around each a atom (CN) from the X-ray G(r) over [r_lo, r_hi) Å.
 
         With Σ w_ab(0) = 1, G + 1 = Σ w_ab(0) g_ab; if only the a-b pair
-        contributes in the window, I = ∫ 4π ρ r² [G(r) + 1] dr = w_ab N_ab / c_b,
-        so N_ab = I c_b / w_ab.
+        contributes in the window, I = w_ab N_ab N / (N_a N_b') with N_b' = N_b
+        (a ≠ b) or N_b - 1 (a = b, the normalisation of g_aa), so
+        N_ab = I c_b / w_ab · N_b' / N_b.
         """
         pair = (a, b) if (a, b) in self.weights0 else (b, a)
-        sel = (self.r >= r_lo) & (self.r < r_hi)
-        dr = self.r[1] - self.r[0]
-        integral = float(np.sum(4 * np.pi * self.rho * self.r[sel] ** 2 * (self.G[sel] + 1.0)) * dr)
-        return integral * self.concentrations[b] / self.weights0[pair]
+        nb = self.counts[b]
+        nb_eff = nb - 1 if a == b else nb
+        return self.peak_integral(r_lo, r_hi) * self.concentrations[b] / self.weights0[pair] * nb_eff / nb
