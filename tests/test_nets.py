@@ -70,11 +70,15 @@ def test_decorated_cells_are_chemically_sane(net, metal, formula, n_networks):
 
 
 def test_interpenetration_offset_moves_only_the_second_net():
-    a0 = nets.build_net_cell("dia-c", "Cd", relax=False)
+    a0 = nets.build_net_cell("dia-c", "Cd", relax=False, offset=(0.0, 0.0, 0.0))
     a1 = nets.build_net_cell("dia-c", "Cd", relax=False, offset=(0.0, 0.0, 0.1))
     r0, r1 = nets.net_report(a0, "Cd"), nets.net_report(a1, "Cd")
     assert r0["intra_mm_A"] == pytest.approx(r1["intra_mm_A"], abs=1e-6)
     assert min(r1["inter_mm_A"]) < min(r0["inter_mm_A"]) - 0.5
+    # (0, 0, 0): the cuprite arrangement, every inter-network neighbour at the intra distance
+    assert min(r0["inter_mm_A"]) == pytest.approx(nets.linker_span("Cd"), abs=1e-4)
+    default = nets.build_net_cell("dia-c", "Cd", relax=False)
+    assert default.info["offset"] == list(nets.DIA_C_DEFAULT_OFFSET)
 
 
 def test_bad_inputs_are_config_errors():

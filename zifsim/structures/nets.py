@@ -76,6 +76,13 @@ NETS: dict[str, NetSpec] = {
     "zni": NetSpec("zni", 142, 2, (4.21148, 4.21148, 1.91550, 90.0, 90.0, 90.0),
                    ((0.06898, 0.09767, 0.39841),), "I", "RCSR zni (I4_1/acd, origin choice 2)"),
 }
+#: Default extra shift of the second dia-c net (fractions of the conventional dia cell,
+#: a ~ 14.8 Å for Cd): 0.06 along [111] (1.5 Å). Chosen by energy, not by the
+#: experiment: relaxed with CHGNet 0.3.0 + D3(BJ) (fmax 0.02 eV/Å, 4-Cd primitive
+#: cell) the energies per Cd were -110.962 eV for (0.06, 0.06, 0.06), -110.947 eV
+#: for (0, 0, 0.14) (not converged in 300 steps) and -110.892 eV for the symmetric
+#: cuprite-like (0, 0, 0) at fmax 0.1; see docs/mlip.md.
+DIA_C_DEFAULT_OFFSET = (0.06, 0.06, 0.06)
 #: Nets accepted by :func:`build_net_cell` -> (base net, number of interpenetrating copies).
 NET_ALIASES = {"dia": ("dia", 1), "dia-c": ("dia", 2), "zni": ("zni", 1)}
 
@@ -418,7 +425,7 @@ def relax_cell(atoms: Atoms, provider: Any = None, fmax: float = 0.1, steps: int
 
 # ----------------------------------------------------------------------------- public
 def build_net_cell(net: str, metal: str = "Zn", linker: str = "im", relax: bool = True,
-                   offset=(0.0, 0.0, 0.0), primitive: bool = True, provider: Any = None,
+                   offset=None, primitive: bool = True, provider: Any = None,
                    fmax: float = 0.1, steps: int = 300, cache: bool = True) -> Atoms:
     """A M(im)2 cell on ``net``, optionally relaxed (positions + cell) with an MLIP.
 
@@ -428,7 +435,8 @@ def build_net_cell(net: str, metal: str = "Zn", linker: str = "im", relax: bool 
     metal : tetrahedral metal on the vertices (Zn, Co, Cu, Cd, Fe ...).
     linker : only ``"im"`` (imidazolate) is supported.
     relax : relax with ``provider`` (default CHGNet) to ``fmax`` eV/Å, at most ``steps``.
-    offset : extra shift of the second net of ``dia-c`` (conventional-cell fractions).
+    offset : extra shift of the second net of ``dia-c`` (conventional-cell fractions);
+        ``None``: :data:`DIA_C_DEFAULT_OFFSET` for dia-c, none otherwise.
     primitive : build in the primitive cell (dia-c: M4(im)8, 76 atoms; zni: M16(im)32, 304).
     cache : reuse / store the relaxed cell under :func:`cache_dir`, keyed by all inputs
         and the provider's metadata.
@@ -439,11 +447,14 @@ def build_net_cell(net: str, metal: str = "Zn", linker: str = "im", relax: bool 
         raise ConfigError(f"linker {linker!r} is not supported on net-built cells yet",
                           where="linkers", fix="use linker 'im'; substitute bim afterwards")
     spec, copies = _resolve_net(net)
+    if offset is None:
+        offset = DIA_C_DEFAULT_OFFSET if copies == 2 else (0.0, 0.0, 0.0)
     span = linker_span(metal)
     cell, frac, edges = net_vertices(net, offset=offset, primitive=primitive, edge=span)
     atoms = decorate(cell, frac, edges, metal)
     atoms.info.update({"name": f"{metal}(im)2-{net}", "source": f"net:{net} ({spec.source})",
-                       "net": str(net), "metal": metal, "linker": linker})
+                       "net": str(net), "metal": metal, "linker": linker,
+                       "offset": [float(x) for x in offset]})
     if not relax:
         atoms.info["relaxed"] = False
         return atoms
