@@ -183,13 +183,24 @@ class GridPores:
         return (conv > 0.5).ravel()
 
     def psd(self, bin_A: float = 0.1):
-        """Histogram of local pore diameter 2 s(x) over void grid points: (diameter_A, fraction)."""
-        s = self.surface_distance.ravel()
-        d = 2 * s[s > 0]
-        edges = np.arange(0, d.max() + bin_A, bin_A) if len(d) else np.array([0, bin_A])
-        h, _ = np.histogram(d, edges)
-        return 0.5 * (edges[1:] + edges[:-1]), h / max(h.sum(), 1)
+        """Geometric pore-size distribution (Gelb & Gubbins): (diameter_A, fraction) per bin.
 
+        The diameter of a void point is that of the largest sphere that lies in
+        the void and contains it. The void fraction covered by spheres of radius
+        ≥ R equals the dilation of {s ≥ R} by R (s is 1-Lipschitz), i.e. the
+        probe-occupiable volume of a probe of radius R, so the cumulative
+        distribution is computed exactly on the grid by periodic FFT dilations.
+        """
+        s = self.surface_distance
+        radii = np.arange(bin_A / 2, self.lis_A / 2 + bin_A, bin_A / 2)
+        covered = np.array([self._dilate(s >= r, self._cell, r).mean() if (s >= r).any() else 0.0
+                            for r in radii])
+        covered = np.minimum.accumulate(covered)  # non-increasing in R
+        diam = 2 * radii
+        # normalise by the covered void at the smallest radius (grid points within one
+        # spacing of a surface are missed by the dilation; void_fraction keeps them)
+        frac = -np.diff(np.append(covered, 0.0)) / max(covered[0], 1e-12)
+        return diam, frac
 
 class ZeoPores:
     """Zeo++ (pyzeo) pore analysis of one structure.
@@ -250,7 +261,11 @@ def pore_summary(frames: dict, probe="He", out=None, title="", spacing: float = 
     from zifsim.analysis.plots import plot_psd
     from zifsim.fileio import atomic_open, write_json
     probes = [probe] + [p for p in ("He", "CO2", "N2", "X24") if p != probe]
-    result, psd_rows = {"probe_radii_A": {str(p): probe_radius(p) for p in probes}}, []
+    result = {"probe_radii_A": {str(p): probe_radius(p) for p in probes},
+              "note": "grid: probe_centre_fraction = volume reachable by the probe centre (Zeo++ AV+NAV); "
+                      "occupiable_fraction = volume inside probe spheres. The PSD of pyzeo 0.2.0 extends "
+                      "beyond its own Di (seen on a simple cubic lattice); use the grid PSD."}
+    psd_rows = []
     for label, frame in frames.items():
         entry = {}
         try:
@@ -259,7 +274,8 @@ def pore_summary(frames: dict, probe="He", out=None, title="", spacing: float = 
                             "probe_centre_fraction": z.probe_centre_fraction,
                             "accessible_fraction": z.accessible_fraction}
             for d, f in zip(*z.psd):
-                psd_rows.append({"frame": label, "method": f"zeo++ ({label})", "diameter_A": d, "fraction": f})
+                psd_rows.append({"frame": label, "method": f"zeo++ via pyzeo ({label})", "diameter_A": d,
+                                 "fraction": f})
         except InputError as exc:
             entry["zeo"] = {"error": str(exc)}
         g = GridPores(spacing=spacing).compute(frame, probes)
@@ -267,7 +283,7 @@ def pore_summary(frames: dict, probe="He", out=None, title="", spacing: float = 
                          "probe_centre_fraction": g.probe_centre_fraction,
                          "occupiable_fraction": g.occupiable_fraction}
         d, f = g.psd()
-        psd_rows += [{"frame": label, "method": f"grid 2s(x) ({label})", "diameter_A": a, "fraction": b}
+        psd_rows += [{"frame": label, "method": f"grid, Gelb-Gubbins ({label})", "diameter_A": a, "fraction": b}
                      for a, b in zip(d, f)]
         result[label] = entry
     if out is not None:
