@@ -89,3 +89,11 @@ def test_committed_structure_validates(name):
     want = load_registry().get(name).linkers
     assert {k: pytest.approx(v) for k, v in rep["linkers_per_metal"].items()} == want
     assert read_structure(folder / "cell.data").get_chemical_formula() == atoms.get_chemical_formula()
+
+
+def test_list_materials(capsys):
+    assert main(["build", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "ZIF-62" in out and "parent: ZIF-4 + im->bim x=0.25" in out and "(facts only)" in out
+    assert main(["build", "ZIF-4"]) == 1
+    assert "no output folder" in capsys.readouterr().err

@@ -44,7 +44,10 @@ def register(subparsers) -> None:
                         "structure file (.cif, .extxyz, .data)")
     p.add_argument("--all", action="store_true",
                    help="build every registry material that has a structure, into OUT/<name>/")
-    p.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--list", action="store_true",
+                   help="list the registry materials (formula, topology, structure source, force "
+                        "provider, number of experimental facts) and exit")
+    p.add_argument("--out", "-o", metavar="DIR", help="output folder (required unless --list)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--supercell", metavar="NA,NB,NC",
                       help="repeat the cell NA x NB x NC times, e.g. 2,2,1")
@@ -72,6 +75,10 @@ def run(args) -> int:
     from zifsim.structures import build_from_file, build_material, format_report
     from zifsim.structures.supercell import parse_supercell
 
+    if args.list:
+        return _list_materials(args.registry)
+    if not args.out:
+        raise InputError("no output folder", where="--out", fix="add --out DIR")
     supercell = parse_supercell(args.supercell) if args.supercell else None
     elements = [e.strip() for e in args.elements.split(",")] if args.elements else None
     if args.all == bool(args.material):
@@ -124,3 +131,19 @@ def run(args) -> int:
     for name, msg in failures.items():
         print(f"zifsim build: {name} failed: {msg}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _list_materials(registry_path) -> int:
+    """Print the registry as a table; returns 0."""
+    from zifsim.registry import load_registry
+    reg = load_registry(registry_path)
+    print(f"{'material':<20s} {'formula':<24s} {'net':<6s} {'provider':<8s} {'facts':>5s}  source")
+    for m in reg.materials.values():
+        src = ", ".join(f"{k}: {v}" for k, v in m.source.items() if k != "substitute") if m.source else "(facts only)"
+        if m.source and m.source.get("substitute"):
+            sub = m.source["substitute"]
+            src += " + " + ", ".join(f"{v.get('from')}->{v.get('to')}" + (f" x={v['x']}" if "x" in v else "")
+                                     for v in sub.values())
+        print(f"{m.name:<20s} {m.formula:<24s} {m.topology or '-':<6s} {str(m.provider):<8s} "
+              f"{len(m.experiment):>5d}  {src}")
+    return 0
