@@ -24,7 +24,7 @@ rule analyse_run:
     params:
         rundir=lambda w: run_dir(w.material, w.protocol, w.replica),
         out=lambda w: analysis_dir(w.material, w.protocol, w.replica),
-        every=config["analysis"]["every"],
+        options=analysis_options(),
     log:
         f"{RESULTS}/logs/analysis/{{material}}/{{protocol}}/rep{{replica}}.log",
     threads: step("analysis")["threads"]
@@ -33,7 +33,7 @@ rule analyse_run:
         **slurm_resources("analysis"),
     shell:
         "OMP_NUM_THREADS={threads} {ZIFSIM} analyse {params.rundir:q} --out {params.out:q}"
-        " --every {params.every} > {log:q} 2>&1"
+        " {params.options} > {log:q} 2>&1"
         " && mkdir -p {output.figures:q}"
         " && (cp {params.out:q}/*.png {output.figures:q}/ 2>/dev/null || true)"
 
@@ -54,7 +54,7 @@ rule analyse_imported:
         path=lambda w: os.path.expanduser(IMPORTED[w.imported]["path"]),
     params:
         out=lambda w: imported_analysis_dir(w.imported),
-        every=config["analysis"]["every"],
+        options=analysis_options(),
         material=lambda w: IMPORTED[w.imported]["material"],
     log:
         f"{RESULTS}/logs/analysis/imported/{{imported}}.log",
@@ -64,6 +64,6 @@ rule analyse_imported:
         **slurm_resources("analysis"),
     shell:
         "OMP_NUM_THREADS={threads} {ZIFSIM} analyse {input.path:q} --out {params.out:q}"
-        " --every {params.every} --material {params.material:q} > {log:q} 2>&1"
+        " {params.options} --material {params.material:q} > {log:q} 2>&1"
         " && mkdir -p {output.figures:q}"
         " && (cp {params.out:q}/*.png {output.figures:q}/ 2>/dev/null || true)"

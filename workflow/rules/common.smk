@@ -327,6 +327,17 @@ def mpi_prefix(name):
 
 
 # ---------------------------------------------------------------- analysis outputs
+def analysis_options():
+    """Options of `zifsim analyse` set in the config's `analysis` section."""
+    a = config["analysis"]
+    opts = [f"--every {a['every']}"]
+    if a.get("r_max_A") is not None:
+        opts.append(f"--r-max {a['r_max_A']}")
+    if a.get("probe") is not None:
+        opts.append(f"--probe {shlex.quote(str(a['probe']))}")
+    return " ".join(opts)
+
+
 #: tables every analysis of a simulated run must produce
 ANALYSIS_TABLES = [
     "summary.json",
