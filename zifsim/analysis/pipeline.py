@@ -213,7 +213,11 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
 
     # --- pores of the first and last frame
     pores_result = None
-    if pores:
+    if not pores:  # the workflow expects these files: write them, saying why they are empty
+        write_json(out / "pores.json", {"skipped": "pore analysis switched off (--no-pores)"})
+        with atomic_open(out / "psd.csv") as fh:
+            fh.write("frame,method,diameter_A,fraction\n")
+    else:
         try:
             from zifsim.analysis.pores import pore_summary
             pores_result = pore_summary({"first": first_frame, "last": last_frame}, probe=probe, out=out,

@@ -23,7 +23,7 @@ def save_figure(fig, path) -> Path:
     plt = _plt()
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
     return path
 

@@ -255,7 +255,8 @@ class ZeoPores:
         return self
 
 
-def pore_summary(frames: dict, probe="He", out=None, title="", spacing: float = 0.25) -> dict:
+def pore_summary(frames: dict, probe="He", out=None, title="", spacing: float = 0.3, psd_bin_A: float = 0.2,
+                 zeo_psd: bool = False) -> dict:
     """Zeo++ and grid pore results for named frames ({label: Frame}); writes pores.json, psd.csv, psd.png."""
     import pandas as pd
     from zifsim.analysis.plots import plot_psd
@@ -269,11 +270,11 @@ def pore_summary(frames: dict, probe="He", out=None, title="", spacing: float = 
     for label, frame in frames.items():
         entry = {}
         try:
-            z = ZeoPores().compute(frame, probes)
+            z = ZeoPores().compute(frame, probes, psd=zeo_psd)
             entry["zeo"] = {"Di_A": z.di_A, "Df_A": z.df_A, "Dif_A": z.dif_A,
                             "probe_centre_fraction": z.probe_centre_fraction,
                             "accessible_fraction": z.accessible_fraction}
-            for d, f in zip(*z.psd):
+            for d, f in zip(*(z.psd if zeo_psd else ((), ()))):
                 psd_rows.append({"frame": label, "method": f"zeo++ via pyzeo ({label})", "diameter_A": d,
                                  "fraction": f})
         except InputError as exc:
@@ -282,7 +283,7 @@ def pore_summary(frames: dict, probe="He", out=None, title="", spacing: float = 
         entry["grid"] = {"Di_A": g.lis_A, "spacing_A": g.spacing, "void_fraction": g.void_fraction,
                          "probe_centre_fraction": g.probe_centre_fraction,
                          "occupiable_fraction": g.occupiable_fraction}
-        d, f = g.psd()
+        d, f = g.psd(bin_A=psd_bin_A)
         psd_rows += [{"frame": label, "method": f"grid, Gelb-Gubbins ({label})", "diameter_A": a, "fraction": b}
                      for a, b in zip(d, f)]
         result[label] = entry

@@ -5,15 +5,15 @@ import argparse
 
 
 def _cutoffs(text: str) -> dict:
-    from zifsim.errors import InputError
+    """'Zn=2.5,Cd=2.8' -> {'Zn': 2.5, 'Cd': 2.8} (argparse reports errors with usage)."""
     out = {}
     for item in filter(None, text.split(",")):
         try:
             el, val = item.split("=")
             out[el.strip()] = float(val)
         except ValueError:
-            raise InputError(f"bad cutoff {item!r}", where="--cutoff",
-                             fix="write element=Å pairs, e.g. --cutoff Zn=2.5,Cd=2.8") from None
+            raise argparse.ArgumentTypeError(
+                f"bad cutoff {item!r}: write element=Å pairs, e.g. --cutoff Zn=2.5,Cd=2.8") from None
     return out
 
 
