@@ -154,3 +154,31 @@ def test_chgnet_nve_and_npt_steps(tmp_path, chgnet):
     lmp.command("run 60")
     assert lmp.get_thermo("vol") < v0 * 0.98
     assert chgnet.bridge.calls >= 60
+
+
+@pytest.mark.mlip
+@pytest.mark.skipif(not mlip_available("sevennet"), reason="sevenn not installed (optional: pip install sevenn==0.13.0)")
+def test_sevennet_through_lammps_equals_calculator(tmp_path):
+    """The second model (SevenNet-0, no D3) through the same bridge: pe and forces match."""
+    import torch
+    torch.set_num_threads(1)
+    prov = MLIPProvider(model="sevennet", dispersion="none", threads=1)
+    assert {"Zn", "Cd", "Co", "Cu", "C", "H", "N"} <= set(prov.elements)
+    meta = prov.metadata()
+    assert meta["package"] == "sevenn" and meta["weights_sha256"] and meta["model_version"] == "7net-0"
+    elements = ["O", "Zn"]
+    lmp = _run_lammps(tmp_path, prov, _zno(), elements)
+    lmp.command("run 0")
+    from ase import Atoms
+
+    from zifsim.potentials.ase_bridge import lammps_cell
+    n = lmp.extract_setting("nlocal")
+    order = np.argsort(np.asarray(lmp.numpy.extract_atom("id"))[:n])
+    x = np.asarray(lmp.numpy.extract_atom("x"))[:n][order]
+    f = np.asarray(lmp.numpy.extract_atom("f"))[:n][order]
+    cell, origin = lammps_cell(lmp.extract_box())
+    typ = np.asarray(lmp.numpy.extract_atom("type"))[:n][order]
+    ref = Atoms([elements[t - 1] for t in typ], positions=x - origin, cell=cell, pbc=True)
+    ref.calc = prov.calculator
+    assert lmp.get_thermo("pe") == pytest.approx(ref.get_potential_energy(), abs=1e-4)
+    np.testing.assert_allclose(f, ref.get_forces(), atol=1e-4)

@@ -6,7 +6,7 @@ downloaded at run time:
 * ``chgnet`` -- CHGNet 0.3.0 (Deng et al., Nat. Mach. Intell. 2023, 5, 1031;
   package ``chgnet``, BSD-3), trained on the Materials Project trajectory set;
 * ``sevennet`` -- SevenNet-0 (Park et al., J. Chem. Theory Comput. 2024, 20,
-  4857; package ``sevenn``, GPL-3.0), optional.
+  4857; package ``sevenn``, MIT), optional.
 
 Route: LAMMPS stays the integrator. :meth:`MLIPProvider.setup_commands`
 defines ``pair_style zero`` (neighbour skin and ghost cutoff only) and a
@@ -174,7 +174,12 @@ class MLIPProvider(ForceProvider):
             with contextlib.redirect_stdout(io.StringIO()):
                 return CHGNetCalculator(model=net, use_device=self.device, on_isolated_atoms="ignore")
         from sevenn.calculator import SevenNetCalculator
-        return SevenNetCalculator(model=self.version, device=self.device)
+        try:
+            return SevenNetCalculator(model=self.version, device=self.device)
+        except Exception as exc:
+            raise ForceFieldError(f"cannot load SevenNet model {self.version!r}: {exc}",
+                                  where="provider.version",
+                                  fix="use version 7net-0 (ships in the sevenn wheel)") from None
 
     @cached_property
     def elements(self) -> tuple[str, ...]:
@@ -197,7 +202,12 @@ class MLIPProvider(ForceProvider):
             folder = Path(chgnet.__file__).parent / "pretrained" / self.version
             files = sorted(folder.glob("*.pth.tar"))
             return files[0] if files else None
-        return None
+        try:  # sevenn: a checkpoint inside the wheel for the shipped models (7net-0)
+            from sevenn.util import pretrained_name_to_path
+            path = Path(pretrained_name_to_path(self.version))
+        except Exception:
+            return None
+        return path if path.is_file() else None
 
     # ------------------------------------------------------------------ LAMMPS
     def setup_commands(self, type_elements: Sequence[str]) -> list[str]:
@@ -220,6 +230,15 @@ class MLIPProvider(ForceProvider):
         from zifsim.potentials.ase_bridge import ExternalBridge
         self.bridge = ExternalBridge(lmp, self.fix_id, self.calculator, type_elements)
         self.bridge.install()
+
+    def raise_if_failed(self) -> None:
+        """Raise :class:`~zifsim.errors.SimulationError` if the model failed in the last run.
+
+        A Python exception in the ``fix external`` callback cannot cross LAMMPS; the
+        bridge stops the run early and keeps it. Call this after every ``run``.
+        """
+        if self.bridge is not None:
+            self.bridge.raise_if_failed()
 
     def metadata(self) -> dict[str, Any]:
         """Model, weights version and sha256, package versions, device, threads, citation."""
