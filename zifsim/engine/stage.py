@@ -612,7 +612,9 @@ class StageRunner:
     def _install_progress(self, lmp, record: list[str]) -> None:
         """A ``fix external`` callback (adds zero force) that prints a progress line every ~progress_interval_s."""
         every = max(1, min(1000, int(2000 / max(1, self.ctx.natoms))))   # ~10 calls/s at 30k atom-steps/s
-        self._issue(lmp, [f"fix zs_progress all external pf/callback {every} {every}"], record)
+        # zero force, and no energy/virial tally: an unset fix-external virial leaks into the pressure
+        self._issue(lmp, [f"fix zs_progress all external pf/callback {every} {every}",
+                          "fix_modify zs_progress energy no virial no"], record)
         name, nsteps, dt_fs = self.dir.name, self.nsteps, self.dt_fs
         state, ctx = self._progress, self.ctx
 
@@ -632,7 +634,8 @@ class StageRunner:
 
     def _install_min_progress(self, lmp, record: list[str]) -> None:
         """Progress lines during minimisation (iteration count), every ~progress_interval_s."""
-        self._issue(lmp, ["fix zs_progress all external pf/callback 1 1"], record)
+        self._issue(lmp, ["fix zs_progress all external pf/callback 1 1",
+                          "fix_modify zs_progress energy no virial no"], record)
         name, ctx, st = self.dir.name, self.ctx, self.stage
         state = {"t_last": time.time(), "t0": time.time()}
 
