@@ -333,6 +333,8 @@ def analysis_options():
     opts = [f"--every {a['every']}"]
     if a.get("r_max_A") is not None:
         opts.append(f"--r-max {a['r_max_A']}")
+    if a.get("lindemann_window") is not None:
+        opts.append(f"--window {a['lindemann_window']}")
     if a.get("probe") is not None:
         opts.append(f"--probe {shlex.quote(str(a['probe']))}")
     return " ".join(opts)
