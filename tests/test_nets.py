@@ -67,6 +67,19 @@ def test_decorated_cells_are_chemically_sane(net, metal, formula, n_networks):
     assert rep["n_networks"] == n_networks
     assert len(rep["intra_mm_A"]) == 2 * rep["n_metal"]  # 4 linkers per metal, 2 metals per linker
     assert _contacts(atoms, metal) > 1.8  # no linker-linker clash left by the decoration
+    # ring rotations chosen for tetrahedral metals (zni's net angles limit it: 90-140°)
+    assert min(rep["tau4"]) > (0.9 if net == "dia" else 0.7)
+
+
+def test_tau4_of_ideal_and_flat_centres():
+    """tau4 in net_report: 1 for a tetrahedral, 0 for a square-planar MN4 centre."""
+    from ase import Atoms
+    t = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / np.sqrt(3) * 2.0
+    sq = np.array([[2.0, 0, 0], [-2.0, 0, 0], [0, 2.0, 0], [0, -2.0, 0]])
+    for vecs, expected in ((t, 1.0), (sq, 0.0)):
+        atoms = Atoms(["Zn"] + ["N"] * 4, positions=np.vstack([[5, 5, 5], 5 + vecs]),
+                      cell=[10, 10, 10], pbc=True)
+        assert nets.net_report(atoms, "Zn")["tau4"] == [pytest.approx(expected, abs=1e-3)]  # 141.06/141
 
 
 def test_interpenetration_offset_moves_only_the_second_net():

@@ -47,7 +47,7 @@ from ase.data import atomic_masses, atomic_numbers
 from zifsim.errors import ConfigError, StructureError
 
 #: Bump when the construction or relaxation recipe changes (invalidates the cache).
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 
 #: Tetrahedral M(II)-N(imidazolate) bond lengths, Å (crystal structures:
 #: Zn 1.99 ZIF-4, Co 1.98 ZIF-67, Cu 2.00 ZIF-Cu-1, Cd 2.21 Cd(im)2, Fe 2.03).
@@ -324,48 +324,68 @@ def _rotation_frames(u: np.ndarray, n_angles: int) -> list[np.ndarray]:
 
 
 def decorate(cell: np.ndarray, frac: np.ndarray, edges: np.ndarray, metal: str,
-             n_angles: int = 24, sweeps: int = 3) -> Atoms:
+             n_angles: int = 72, sweeps: int = 6, min_contact: float = 2.0) -> Atoms:
     """Metals on the vertices, one imidazolate on every edge (N toward the metals).
 
-    Each linker is placed rigidly with its N lone pairs on the two metals;
-    its rotation about the M...M axis is one of ``n_angles``: first chosen
-    greedily (largest shortest distance to everything placed before), then
-    re-chosen ``sweeps - 1`` times against all other atoms.
+    Each linker is placed rigidly with its N lone pairs on the two metals; its
+    rotation about the M...M axis (one of ``n_angles``) is chosen, edge by
+    edge and then ``sweeps - 1`` more times against all other linkers, to
+    minimise ``sum (cos(N-M-N) + 1/3)²`` over the N-M-N angles at both of its
+    metals (tetrahedral metals) plus ``10 (min_contact - d)²`` for every
+    contact ``d`` (Å) to other atoms shorter than ``min_contact`` (no clashes).
     """
     symbols_t, pos_t, lp = imidazolate_template()
     r = _mn_bond(metal)
     m1, m2 = pos_t[0] + r * lp[0], pos_t[2] + r * lp[1]
     local = pos_t - 0.5 * (m1 + m2)  # template frame: x along M1->M2 (template lies in xy)
     metal_pos = frac @ cell
-    candidates = []
+    candidates, bond_dirs = [], []
     for i, j, *s in edges:
         p = metal_pos[i]
         q = metal_pos[j] + np.asarray(s) @ cell
         u = (q - p) / np.linalg.norm(q - p)
         centre = 0.5 * (p + q)
-        candidates.append([centre + local @ frame for frame in _rotation_frames(u, n_angles)])
+        cands = np.array([centre + local @ frame for frame in _rotation_frames(u, n_angles)])
+        candidates.append(cands)
+        # unit M->N vectors at metal i (to N1) and at metal j (to N3), per rotation
+        di = cands[:, 0] - p
+        dj = cands[:, 2] - q
+        bond_dirs.append((di / np.linalg.norm(di, axis=1)[:, None],
+                          dj / np.linalg.norm(dj, axis=1)[:, None]))
+    at_metal: list[list[tuple[int, int]]] = [[] for _ in range(len(frac))]
+    for k, (i, j, *_s) in enumerate(edges):
+        at_metal[i].append((k, 0))
+        at_metal[j].append((k, 1))
     images = np.array([(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]) @ cell
-    reach = float(np.abs(local).max()) * 2.0 + 4.0  # candidate extent + contacts that matter
-    chosen: list[np.ndarray | None] = [None] * len(edges)
+    reach = float(np.abs(local).max()) * 2.0 + min_contact + 1.0
+    inv_cell = np.linalg.inv(cell)
+    chosen = np.full(len(edges), -1)
     for _sweep in range(max(1, sweeps)):
         for k, cands in enumerate(candidates):
-            existing = np.vstack([metal_pos] + [c for m, c in enumerate(chosen)
-                                                if c is not None and m != k])
-            # periodic images of everything near this edge (explicit 27 images: exact for
-            # cells wider than ~reach, a superset otherwise)
+            cost = np.zeros(len(cands))
+            # tetrahedral N-M-N at both metals of this edge, against the linkers already chosen
+            for end, vertex in enumerate(edges[k, :2]):
+                mine = bond_dirs[k][end]
+                for other, other_end in at_metal[vertex]:
+                    if other == k or chosen[other] < 0:
+                        continue
+                    v = bond_dirs[other][other_end][chosen[other]]
+                    cost += (mine @ v + 1.0 / 3.0) ** 2
+            # clashes with the metals and the other linkers (explicit periodic images)
+            others = [candidates[m][chosen[m]] for m in range(len(edges)) if m != k and chosen[m] >= 0]
+            existing = np.vstack([metal_pos, *others])
             centre = cands[0].mean(axis=0)
             rel = existing - centre
-            rel -= np.round(rel @ np.linalg.inv(cell)) @ cell
+            rel -= np.round(rel @ inv_cell) @ cell
             near = (rel[None, :, :] + images[:, None, :]).reshape(-1, 3)
             near = near[np.linalg.norm(near, axis=1) < reach]
-            if len(near) == 0:
-                chosen[k] = cands[0]
-                continue
-            scores = [float(np.linalg.norm((c - centre)[:, None, :] - near[None, :, :],
-                                           axis=2).min()) for c in cands]
-            chosen[k] = cands[int(np.argmax(scores))]
+            if len(near):
+                d = np.linalg.norm((cands - centre)[:, :, None, :] - near[None, None, :, :], axis=3)
+                cost += 10.0 * np.sum(np.clip(min_contact - d, 0.0, None) ** 2, axis=(1, 2))
+            chosen[k] = int(np.argmin(cost))
+    linkers = [candidates[k][chosen[k]] for k in range(len(edges))]
     atoms = Atoms([metal] * len(frac) + symbols_t * len(edges),
-                  positions=np.vstack([metal_pos, *chosen]), cell=cell, pbc=True)
+                  positions=np.vstack([metal_pos, *linkers]), cell=cell, pbc=True)
     atoms.wrap()
     return atoms
 
@@ -503,7 +523,8 @@ def net_report(atoms: Atoms, metal: str | None = None, r_mm: float = 7.6) -> dic
 
     Returns a dict with: ``density_gcm3``, ``metal_density_nm3`` (metals per
     nm³), ``cn`` (per-metal M-N coordination numbers), ``mn_A`` (all M-N bond
-    lengths), ``n_networks`` (connected frameworks in the cell),
+    lengths), ``tau4`` (per-metal four-coordinate geometry index: 1 tetrahedral,
+    0 square planar; NaN unless CN 4), ``n_networks`` (connected frameworks in the cell),
     ``intra_mm_A`` (M...M distances across one linker), ``inter_mm_A`` (M...M
     distances < ``r_mm`` Å between metals of different networks, each pair
     once).
@@ -530,6 +551,17 @@ def net_report(atoms: Atoms, metal: str | None = None, r_mm: float = 7.6) -> dic
     covalent = (~is_m_i) & (~is_m_j) & (d < 1.7) & ~((si == "H") & (sj == "H"))
     mn = is_m_i & (sj == "N") & (d < cutoff)
     cn = np.bincount(i[mn], minlength=len(atoms))[m_idx]
+    D = neighbor_list("D", atoms, max(cutoff, 1.7))
+    tau4 = []
+    for m in m_idx:  # Yang, Powell, Houser 2007: tau4 = (360 - a - b) / 141, a, b largest angles
+        v = D[mn & (i == m)]
+        if len(v) != 4:
+            tau4.append(float("nan"))
+            continue
+        v = v / np.linalg.norm(v, axis=1)[:, None]
+        ang = sorted(np.degrees(np.arccos(np.clip(v[a] @ v[b], -1, 1)))
+                     for a in range(4) for b in range(a + 1, 4))
+        tau4.append(float((360.0 - ang[-1] - ang[-2]) / 141.0))
     bonded = covalent | mn | ((sj == metal) & np.isin(si, ["N"]) & (d < cutoff))
     g = coo_matrix((np.ones(bonded.sum()), (i[bonded], j[bonded])), shape=(len(atoms),) * 2)
     ncomp, label = connected_components(g, directed=False)
@@ -572,6 +604,6 @@ def net_report(atoms: Atoms, metal: str | None = None, r_mm: float = 7.6) -> dic
         "metal": metal, "n_metal": int(len(m_idx)),
         "density_gcm3": mass_g / (atoms.get_volume() * 1e-24),
         "metal_density_nm3": len(m_idx) / volume_nm3,
-        "cn": cn.tolist(), "mn_A": d[mn].tolist(), "n_networks": n_networks,
+        "cn": cn.tolist(), "mn_A": d[mn].tolist(), "tau4": tau4, "n_networks": n_networks,
         "intra_mm_A": sorted(intra), "inter_mm_A": sorted(inter),
     }
