@@ -75,3 +75,32 @@ def test_rdf_unknown_pair_is_an_input_error():
     atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
     with pytest.raises(InputError, match="no Zn atoms"):
         PartialRDF(pairs=[("Cu", "Zn")]).compute(atoms)
+
+
+def test_frames_with_a_shrunken_cell_are_left_out_and_counted():
+    from zifsim.analysis.trajectory import frame_from_atoms
+    big = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(4)
+    small = big.copy()
+    small.set_cell(big.cell * 0.85, scale_atoms=True)  # 15 % compression: narrower than 2 r_max
+    rdf = PartialRDF(r_max=10.0, dr=0.05).run([frame_from_atoms(big), frame_from_atoms(small),
+                                               frame_from_atoms(big)])
+    assert rdf.n_frames == 3 and rdf.n_skipped == 1
+    assert rdf.running_cn("Cu", "Cu")[np.searchsorted(rdf.r, 3.0)] == pytest.approx(12, abs=1e-3)
+
+
+def test_orthorhombic_fast_path_equals_general_triclinic_search():
+    from zifsim.analysis.rdf import periodic_pairs
+    rng = np.random.default_rng(5)
+    cell = np.diag([13.0, 15.0, 17.0])
+    frac = rng.random((400, 3))
+    i, j, d, ordered = periodic_pairs(cell, frac, 6.0, unordered_ok=True)
+    i2, j2, d2, ordered2 = periodic_pairs(cell, frac, 6.0)
+    assert not ordered and ordered2
+    assert 2 * len(d) == len(d2)
+    np.testing.assert_allclose(np.sort(np.concatenate([d, d])), np.sort(d2), atol=1e-9)
+    # brute force minimum image for a few atoms
+    for k in range(5):
+        dv = (frac - frac[k]) @ cell
+        dv -= np.diag(cell) * np.round(dv / np.diag(cell))
+        r = np.linalg.norm(dv, axis=1)
+        assert np.sum((r < 6.0) & (r > 0)) == np.sum(i2 == k)
