@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 import yaml
 
 from test_engine_support import md_protocol, relaxed_zif4_data

@@ -1,7 +1,6 @@
 """ReaxFF provider: registry by sha256, element coverage, control values, fetch with checksum."""
 from __future__ import annotations
 
-import warnings
 
 import pytest
 

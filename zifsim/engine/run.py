@@ -22,7 +22,7 @@ from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 
 from zifsim import __version__
-from zifsim.errors import ConfigError, ForceFieldError, SimulationError, StructureError
+from zifsim.errors import ConfigError, SimulationError, StructureError
 from zifsim.fileio import atomic_open, write_json
 from zifsim.potentials.base import ForceProvider, get_provider
 from zifsim.protocols.loader import Protocol, load_protocol, stage_fingerprint

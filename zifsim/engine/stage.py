@@ -11,13 +11,12 @@ uninterrupted run follows. Steps are stage-local (0 at the stage start);
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import numpy as np
 
 from zifsim import __version__
 from zifsim.errors import SimulationError
-from zifsim.fileio import atomic_open, atomic_path, write_json
+from zifsim.fileio import atomic_open, write_json
 from zifsim.protocols.loader import stage_fingerprint
 from zifsim.protocols.stages import Minimise, Segment, Stage
 from zifsim.engine.lammps_loader import new_lammps
