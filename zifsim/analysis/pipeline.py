@@ -60,8 +60,13 @@ def run_identity(path: Path, material: str | None = None) -> dict:
     elif isinstance(proto, str):
         ident["protocol"] = proto
     if not ident["material"]:
-        cell = meta.get("cell")
-        ident["material"] = meta.get("material") or (cell.get("name") if isinstance(cell, dict) else None)
+        cell = meta.get("cell") if isinstance(meta.get("cell"), dict) else {}
+        ident["material"] = meta.get("material") or cell.get("name")
+        if not ident["material"] and cell.get("source"):
+            # results/cells/{material}/cell.extxyz (docs/architecture.md §6)
+            src = Path(str(cell["source"]))
+            if src.parent.parent.name == "cells":
+                ident["material"] = src.parent.name
     # results/runs/{material}/{protocol}/rep{replica}
     parts = path.resolve().parts
     m = re.fullmatch(r"rep(\d+)", parts[-1]) if parts else None
@@ -69,6 +74,7 @@ def run_identity(path: Path, material: str | None = None) -> dict:
         ident["replica"] = int(m.group(1))
         ident["protocol"] = ident["protocol"] or parts[-2]
         ident["material"] = ident["material"] or parts[-3]
+    ident["material"] = ident["material"] or path.name
     ident["seed"] = meta.get("seed")
     ident["provider"] = (meta.get("provider") or {}).get("name") if isinstance(meta.get("provider"), dict) \
         else meta.get("provider")
@@ -86,7 +92,7 @@ def _progress(total, desc):
 
 
 def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dict | None = None,
-            window: int = 20, r_max: float = 10.0, dr: float = 0.02, q_max: float = 22.0,
+            window: int | None = None, r_max: float = 10.0, dr: float = 0.02, q_max: float = 22.0,
             pores: bool = True, probe: str = "He", progress: bool = True) -> dict:
     """Analyse a run directory or a structure file and write everything into ``out``.
 
@@ -114,9 +120,22 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
         frames = iter_structure_frames(path)
         total = None
     out.mkdir(parents=True, exist_ok=True)
+    if window is None:  # default: a fifth of the longest stage, 3 to 20 analysed frames
+        window = 20
+        if run_mode:
+            from zifsim.analysis.trajectory import count_dump_frames, run_stages
+            longest = max((count_dump_frames(st["dir"] / "traj.lammpstrj") // every
+                           for st in run_stages(path) if (st["dir"] / "traj.lammpstrj").is_file()), default=0)
+            window = int(min(20, max(3, longest // 5)))
     coord = Coordination(cutoffs=cutoffs)
     lind = Lindemann(window=window)
-    rdfs = PerStage(lambda: PartialRDF(r_max=r_max, dr=dr))
+    # one r grid for every stage: fixed on the first frame with a 10 % margin for shrinking cells
+    r_common = {}
+
+    def make_rdf():
+        return PartialRDF(r_max=r_common.get("r", r_max), dr=dr, margin=False)
+
+    rdfs = PerStage(make_rdf)
     analyses = [coord, rdfs] + ([lind] if run_mode else [])
     first_frame = last_frame = None
     bar = _progress(total, f"analyse {ident['material'] or path.name}") if progress else None
@@ -124,6 +143,8 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
     for frame in frames:
         if first_frame is None:
             first_frame = frame
+            from zifsim.analysis.rdf import max_rdf_range
+            r_common["r"] = min(r_max, 0.9 * max_rdf_range(frame.cell))
         last_frame = frame
         for a in analyses:
             a.feed(frame)
@@ -160,8 +181,8 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
     xrays = {st: XrayPDF(q_max=q_max).compute(r) for st, r in rdfs.by_stage.items()}
     xr_last, xr_first = xrays[stages[-1]], xrays[stages[0]]
     xr_tab = xr_last.table_r.copy()
-    xr_tab["G_first_stage"] = xr_first.G
-    xr_tab["D_qmax_first_stage"] = xr_first.D_qmax
+    xr_tab["G_first_stage"] = np.interp(xr_last.r, xr_first.r, xr_first.G, right=np.nan)
+    xr_tab["D_qmax_first_stage"] = np.interp(xr_last.r, xr_first.r, xr_first.D_qmax, right=np.nan)
     _csv(xr_tab, out / "xray_pdf.csv")
     sq = xr_last.table_q.copy()
     sq["S_first_stage"] = xr_first.S
@@ -275,7 +296,7 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
         "cold_crystallisation_K": next((v.get("onset_K") for v in thermo_summary["cold_crystallisation"].values()
                                         if v.get("onset_K")), None),
         "pores": pores_result,
-        "rdf_stage": stages[-1], "rdf_r_max_A": last_rdf.r_max,
+        "rdf_stage": stages[-1], "rdf_r_max_A": last_rdf.r_max, "lindemann_window_frames": window,
     }
     write_json(out / "summary.json", summary)
     return summary

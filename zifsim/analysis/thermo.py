@@ -104,12 +104,21 @@ def read_run_thermo(rundir) -> "pd.DataFrame":
         for sdir in sorted(rundir.glob("[0-9][0-9]-*")):
             if (sdir / "thermo.csv").is_file():
                 t = pd.read_csv(sdir / "thermo.csv")
-                t["stage"] = sdir.name[3:]
+                t["stage"] = sdir.name
                 parts.append(t)
         if not parts:
             raise InputError("no thermo.csv", source=rundir,
                              fix="give a run directory written by `zifsim run`")
         tab = pd.concat(parts, ignore_index=True)
+    # the run-level table may label stages by folder ("03-heat"): use the stage names
+    # of metadata.json ("heat"), as the trajectory frames do
+    try:
+        from zifsim.analysis.trajectory import run_stages
+        names = {st["dir"].name: st["name"] for st in run_stages(rundir)}
+        if "stage" in tab:
+            tab["stage"] = tab["stage"].astype(str).map(lambda v: names.get(v, v))
+    except InputError:
+        pass
     for col in ("temp_K", "stage"):
         if col not in tab:
             raise InputError(f"thermo table has no '{col}' column", source=path, where="header",

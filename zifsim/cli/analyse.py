@@ -30,8 +30,9 @@ def register(subparsers) -> None:
     p.add_argument("--material", default=None, help="material name (default: from run metadata or path)")
     p.add_argument("--cutoff", type=_cutoffs, default=None, metavar="M=Å,...",
                    help="M-N cutoffs (default: first minimum of the M-N RDF)")
-    p.add_argument("--window", type=int, default=20, metavar="FRAMES",
-                   help="Lindemann window length in analysed frames (default 20)")
+    p.add_argument("--window", type=int, default=None, metavar="FRAMES",
+                   help="Lindemann window length in analysed frames (default: a fifth of the "
+                        "longest stage, 3 to 20)")
     p.add_argument("--r-max", type=float, default=10.0, metavar="Å", help="RDF range (default 10 Å)")
     p.add_argument("--q-max", type=float, default=22.0, metavar="1/Å", help="Qmax of S(Q) and D(r) (default 22)")
     p.add_argument("--probe", default="He", help="pore probe: He, N2, CO2 or a radius in Å (default He)")
