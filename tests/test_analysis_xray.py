@@ -94,3 +94,19 @@ def test_fourier_round_trip_of_a_smooth_pdf():
     sel = (x.r > 2.0) & (x.r < 6.0)
     err = np.abs(x.D_qmax[sel] - x.D[sel]).max() / np.abs(x.D[sel]).max()
     assert err < 0.15
+
+
+def test_direct_structure_factor_bragg_peaks_of_fcc():
+    """fcc Cu: (111) at 2π√3/a and (200) at 4π/a; S = 0 (monatomic, FZ) between Bragg peaks."""
+    from zifsim.analysis.trajectory import frame_from_atoms
+    from zifsim.analysis.xray import direct_structure_factor, first_sharp_peak
+    a = 3.61
+    q, s, n = direct_structure_factor(frame_from_atoms(bulk("Cu", "fcc", a=a, cubic=True).repeat(3)),
+                                      q_max=3.6, dq=0.01)
+    peaks = q[s > 10]
+    np.testing.assert_allclose(peaks, [2 * np.pi * np.sqrt(3) / a, 4 * np.pi / a], atol=0.01)
+    assert np.abs(s[s <= 10]).max() < 1e-8
+    # S = N = 108 on the 4 (111) vectors (one per Friedel pair); the 12 supercell vectors
+    # (5,1,1)/3 of the same length are not Bragg (S = 0): bin average 108 * 4 / 16 = 27
+    assert s[s > 10][0] == pytest.approx(27.0)
+    assert first_sharp_peak(q, s, 2.0, 3.3) == pytest.approx(3.015, abs=0.01)

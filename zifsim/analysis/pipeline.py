@@ -261,12 +261,16 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
     first_rdf = rdfs.by_stage[stages[0]]
     first_peaks = first_rdf.peaks()
 
-    def fsdp(x):
-        # S(Q) from g(r) cut at r_max resolves Q only above ~2π/r_max
-        if 2 * np.pi / x.r[-1] > 0.6:
-            return None
-        sel = (x.q > 0.6) & (x.q < 2.0)
-        return float(x.q[sel][np.argmax(x.S[sel])]) if sel.any() else None
+    # low-Q S(Q) straight from the reciprocal lattice of the cell (the transform of g(r)
+    # cut at half the cell cannot resolve the first sharp diffraction peak)
+    from zifsim.analysis.xray import direct_structure_factor, first_sharp_peak
+    q1, s1, n1 = direct_structure_factor(first_frame, q_max=3.0, dq=0.05)
+    q2, s2, n2 = direct_structure_factor(last_frame, q_max=3.0, dq=0.05)
+    # both frames use the same Q bins; the occupied bins may differ if the cell changed
+    sqd = pd.DataFrame({"Q_invA": np.round(q1, 6), "S_first_frame": s1, "n_vectors_first": n1}).merge(
+        pd.DataFrame({"Q_invA": np.round(q2, 6), "S_last_frame": s2, "n_vectors_last": n2}),
+        how="outer", on="Q_invA").sort_values("Q_invA")
+    _csv(sqd, out / "sq_direct.csv")
 
     mm_first = first_peaks[first_peaks.pair == f"{m0}-{m0}"].r_A.tolist()
     summary = {
@@ -285,7 +289,7 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
         "mean_tau4_last_stage": float(cl.mean_tau4.mean()),
         "mean_tau4_first_stage": float(cf.mean_tau4.mean()),
         "MM_peaks_first_stage_A": mm_first,
-        "FSDP_first_stage_invA": fsdp(xr_first), "FSDP_last_stage_invA": fsdp(xr_last),
+        "FSDP_first_stage_invA": first_sharp_peak(q1, s1), "FSDP_last_stage_invA": first_sharp_peak(q2, s2),
         "peak_MN_A": peak_near(f"{m0}-N", 1.7, 2.6),
         "peak_MM_A": peak_near(f"{m0}-{m0}", 4.5, 7.5),
         "Tm_K": tm.get("Tm_K") if tm else None, "Tm_err_K": tm.get("Tm_err_K") if tm else None,

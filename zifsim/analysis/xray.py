@@ -114,3 +114,51 @@ class XrayPDF:
         nb = self.counts[b]
         nb_eff = nb - 1 if a == b else nb
         return self.peak_integral(r_lo, r_hi) * self.concentrations[b] / self.weights0[pair] * nb_eff / nb
+
+
+def direct_structure_factor(frame, q_max: float = 3.0, dq: float = 0.05):
+    """X-ray S(Q) (Faber-Ziman) summed over the reciprocal lattice of the cell, for low Q.
+
+    ``S(Q) - 1 = (|Σ_j f_j e^{iQ·r_j}|²/N - <f²>) / <f>²`` averaged over the
+    Q vectors of the simulation cell in bins of ``dq`` (Å⁻¹); exact for a
+    periodic cell, so it resolves the first sharp diffraction peak (~1 Å⁻¹)
+    that the transform of g(r) cut at half the cell cannot. Returns (Q, S, n_vectors).
+    """
+    cell = np.asarray(frame.cell, float)
+    recip = 2 * np.pi * np.linalg.inv(cell).T  # rows: b1, b2, b3 (Å⁻¹)
+    hmax = np.ceil(q_max * np.linalg.norm(cell, axis=1) / (2 * np.pi)).astype(int)
+    hkl = np.stack(np.meshgrid(*[np.arange(-h, h + 1) for h in hmax], indexing="ij"), -1).reshape(-1, 3)
+    # one of each Friedel pair (S(Q) = S(-Q)), no Q = 0
+    first = np.argmax(hkl != 0, axis=1)
+    sign = hkl[np.arange(len(hkl)), first]
+    hkl = hkl[(sign > 0)]
+    qvec = hkl @ recip
+    qlen = np.linalg.norm(qvec, axis=1)
+    keep = (qlen <= q_max) & (qlen > 0)
+    qvec, qlen = qvec[keep], qlen[keep]
+    elements = sorted(set(frame.elements.tolist()))
+    pos = frame.positions
+    n = len(pos)
+    conc = {e: np.mean(frame.elements == e) for e in elements}
+    amp = np.zeros(len(qvec), complex)
+    f_of = {}
+    for e in elements:
+        f_of[e] = form_factor(e, qlen)
+        phase = pos[frame.elements == e] @ qvec.T  # (n_e, nq)
+        amp += f_of[e] * np.exp(1j * phase).sum(axis=0)
+    mean_f = sum(conc[e] * f_of[e] for e in elements)
+    mean_f2 = sum(conc[e] * f_of[e] ** 2 for e in elements)
+    s_vec = 1.0 + (np.abs(amp) ** 2 / n - mean_f2) / mean_f ** 2
+    edges = np.arange(0.0, q_max + dq, dq)
+    k = np.digitize(qlen, edges) - 1
+    counts = np.bincount(k, minlength=len(edges) - 1)[: len(edges) - 1]
+    sums = np.bincount(k, s_vec, minlength=len(edges) - 1)[: len(edges) - 1]
+    ok = counts > 0
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    return centres[ok], sums[ok] / counts[ok], counts[ok]
+
+
+def first_sharp_peak(q: np.ndarray, s: np.ndarray, q_lo: float = 0.6, q_hi: float = 2.0):
+    """Position (Å⁻¹) of the maximum of S(Q) in [q_lo, q_hi], or None."""
+    sel = (q >= q_lo) & (q <= q_hi)
+    return float(q[sel][np.argmax(s[sel])]) if sel.any() else None

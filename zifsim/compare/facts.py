@@ -68,7 +68,8 @@ def _mm_peak(s, fact):
 
 def _fsdp(s, fact):
     v = s.get("FSDP_first_stage_invA")
-    return (v, None, "max of X-ray S(Q) in 0.6-2 1/Å, first stage") if v is not None else None
+    return (v, None, "max of the X-ray S(Q) of the first frame (cell reciprocal lattice) in 0.6-2 1/Å; "
+                     "Bragg peaks for a crystal") if v is not None else None
 
 
 def _pores(frame_label, probe, kind, require_glass=False):
