@@ -63,7 +63,7 @@ def test_zif4_crystal_zn_n_shell_from_xray_g():
 
 
 def test_structure_factor_of_a_disordered_system_goes_to_one():
-    """Ideal-gas-like random points: S(Q) ~ 1 at all Q; the FT back gives D(r) ~ D from g."""
+    """Ideal-gas-like random points: S(Q) ~ 1 at all Q."""
     from ase import Atoms
     rng = np.random.default_rng(1)
     n, box = 2000, 30.0
@@ -78,7 +78,6 @@ def test_structure_factor_of_a_disordered_system_goes_to_one():
 
 def test_fourier_round_trip_of_a_smooth_pdf():
     """S(Q) from g(r), then D(r) from F(Q) with a large Qmax, returns the D(r) of g(r)."""
-    from ase import Atoms
     rng = np.random.default_rng(2)
     # noisy fcc (a 'hot crystal'): smooth peaks, so truncation at Qmax=30 is harmless
     atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(5)

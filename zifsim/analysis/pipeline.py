@@ -111,8 +111,11 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
     if not run_mode and not path.is_file():
         raise InputError("not a run directory or structure file", source=path,
                          fix="give RUNDIR (with metadata.json / NN-stage/traj.lammpstrj) or a CIF/extxyz/data file")
-    ident = run_identity(path, material) if run_mode else {
-        "material": material or path.stem, "protocol": "structure", "replica": None, "source": str(path)}
+    if run_mode:
+        ident = run_identity(path, material)
+    else:  # results/cells/{material}/cell.* names the material by its folder
+        guess = path.parent.name if path.parent.parent.name == "cells" else path.stem
+        ident = {"material": material or guess, "protocol": "structure", "replica": None, "source": str(path)}
     if run_mode:
         frames = iter_run(path, every=every)
         total = count_run_frames(path, every=every)
@@ -230,6 +233,10 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
         plot_lindemann(lt, out / "lindemann.png", tm=tm, title=title)
         thermo_summary["Tg_cooling"] = ta.best_tg("cooling") if ta else None
         thermo_summary["Tg_reheating"] = ta.best_tg("reheating") if ta else None
+    else:  # a single structure: no time series, but the same files (header only)
+        _csv(lind.table if lind.n_frames else pd.DataFrame(columns=[
+            "stage", "step0", "n_frames", "time_ps", "temp_K", "T_min_K", "T_max_K", "d_MM_A",
+            "lindemann_metal", "lindemann_all", "pair_index"]), out / "lindemann.csv")
     write_json(out / "thermo_summary.json", thermo_summary)
 
     # --- pores of the first and last frame

@@ -18,6 +18,12 @@ def _plt():
     return plt
 
 
+def _legend(ax, **kw):
+    """Legend only when something is labelled (avoids matplotlib's warning)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+
+
 def save_figure(fig, path) -> Path:
     """Save a figure as PNG atomically and close it."""
     plt = _plt()
@@ -46,7 +52,7 @@ def plot_coordination(table, path, title=""):
         axes[0].plot(t, table[f"frac_CN{k}"], label=f"CN{k}")
     axes[0].set_xlabel("time (ps)")
     axes[0].set_ylabel("fraction of metals")
-    axes[0].legend()
+    _legend(axes[0])
     x, xl = _x_axis(table)
     axes[1].plot(x, table["mean_CN"], ".", ms=3)
     axes[1].set_xlabel(xl)
@@ -73,7 +79,7 @@ def plot_lindemann(table, path, tm=None, thresholds=(0.10, 0.15), title=""):
         ax.axvline(tm["Tm_K"], color="k", lw=1, label=f"Tm ≈ {tm['Tm_K']:.0f} K")
     ax.set_xlabel(xl)
     ax.set_ylabel("Lindemann ratio")
-    ax.legend(fontsize=7)
+    _legend(ax, fontsize=7)
     ax.set_title(title)
     return save_figure(fig, path)
 
@@ -98,7 +104,7 @@ def plot_rdf(rdf_by_stage: dict, path, title=""):
         ax.set_xlabel("r (Å)")
         ax.set_ylabel("g(r)")
         ax.set_title(t)
-        ax.legend(fontsize=7)
+        _legend(ax, fontsize=7)
     fig.suptitle(title)
     return save_figure(fig, path)
 
@@ -118,7 +124,7 @@ def plot_xray(xray_by_stage: dict, path, title=""):
     axes[1].set_xlabel("Q (Å⁻¹)")
     axes[1].set_ylabel("S(Q)")
     for ax in axes:
-        ax.legend(fontsize=7)
+        _legend(ax, fontsize=7)
     fig.suptitle(title)
     return save_figure(fig, path)
 
@@ -141,7 +147,7 @@ def plot_thermo(table, fits: dict, path, title=""):
                         fontsize=7, va="top")
         ax.set_xlabel("T (K)")
         ax.set_ylabel(q)
-        ax.legend(fontsize=7)
+        _legend(ax, fontsize=7)
     fig.suptitle(title)
     return save_figure(fig, path)
 
@@ -154,6 +160,6 @@ def plot_psd(psd_table, path, title=""):
         ax.plot(sub["diameter_A"], sub["fraction"], "-", label=src)
     ax.set_xlabel("pore diameter (Å)")
     ax.set_ylabel("fraction")
-    ax.legend(fontsize=7)
+    _legend(ax, fontsize=7)
     ax.set_title(title)
     return save_figure(fig, path)

@@ -50,7 +50,6 @@ def periodic_pairs(cell: np.ndarray, frac: np.ndarray, r_max: float, unordered_o
     vol = abs(np.linalg.det(cell))
     widths = np.array([vol / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3])) for k in range(3)])
     margin = r_max / widths
-    n = len(frac)
     idx_parts, frac_parts = [], []
     for shift in itertools.product((-1, 0, 1), repeat=3):
         f = frac + np.array(shift)

@@ -7,7 +7,6 @@ flags are exercised. Nothing here is physics: it is a controlled input.
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 import numpy as np

@@ -92,7 +92,7 @@ def classify_stages(thermo) -> dict:
     return out
 
 
-def read_run_thermo(rundir) -> "pd.DataFrame":
+def read_run_thermo(rundir):
     """RUNDIR/thermo.csv (all stages) as a DataFrame; falls back to the stage tables."""
     import pandas as pd
     rundir = Path(rundir)
