@@ -72,7 +72,8 @@ def test_report_cli_writes_table_plots_and_markdown(tmp_path, registry):
     assert main(["report", str(a), str(b), "--out", str(out)]) == 0
     table = pd.read_csv(out / "comparison.csv")
     assert set(table.material) == {"ZIF-4", "ZIF-62"}
-    for name in ("comparison.png", "comparison_ZIF-4.png", "comparison_ZIF-62.png", "overlay_ZIF-4.png"):
+    for name in ("comparison.png", "comparison_ZIF-4.png", "comparison_ZIF-62.png", "overlay_ZIF-4.png",
+                 "quantity_Tm_C.png"):
         assert (out / name).stat().st_size > 1000, name
     md = (out / "report.md").read_text()
     assert "ReaxFF is known to overestimate Tm" in md

@@ -177,6 +177,24 @@ def plot_material(table, material, path):
     return _save(fig, path)
 
 
+def plot_quantity(table, quantity, path):
+    """One quantity across materials/protocols: simulated vs experimental bars."""
+    plt = _plt()
+    sub = table[table.quantity == quantity]
+    fig, ax = plt.subplots(figsize=(max(4, 1.3 * len(sub) + 2), 3.8))
+    x = np.arange(len(sub))
+    labels = [f"{m}\n{p}" for m, p in zip(sub.material, sub.protocol)]
+    lo = (sub.experimental - sub.experimental_low).to_numpy()
+    hi = (sub.experimental_high - sub.experimental).to_numpy()
+    ax.bar(x - 0.2, sub.experimental, 0.4, yerr=[lo, hi], capsize=3, label="experiment", color="tab:grey")
+    ax.bar(x + 0.2, sub.simulated, 0.4, yerr=sub.simulated_err.fillna(0), capsize=3, label="simulation",
+           color="tab:blue")
+    ax.set_xticks(x, labels, fontsize=7)
+    ax.set_ylabel(f"{quantity} ({sub.unit.iloc[0]})" if len(sub) else quantity)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
 def plot_overlays(summaries, material, out):
     """Overlay the X-ray D(r), Lindemann ratio and mean CN of every run of one material."""
     import pandas as pd
@@ -240,6 +258,10 @@ def write_report(adirs, out) -> dict:
     with atomic_open(out / "comparison.csv") as fh:
         table.to_csv(fh, index=False, float_format="%.6g")
     plot_parity(table, out / "comparison.png")
+    for quantity in table.quantity.unique():
+        if table[table.quantity == quantity].simulated.notna().any():
+            safe_q = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in quantity)
+            plot_quantity(table, quantity, out / f"quantity_{safe_q}.png")
     materials = list(dict.fromkeys(s["material"] for s in summaries))
     lines = ["# zifsim report: simulation vs experiment", "",
              f"{len(summaries)} analysis folder(s), {len(materials)} material(s). "
