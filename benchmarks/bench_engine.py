@@ -74,7 +74,7 @@ def run_lmp(commands: list[str], stage_dir: Path, steps: int, threads: int, work
     lmp_dir.mkdir()
     lines = []
     for c in commands:
-        if c.startswith("log ") or c.startswith("fix zs_progress"):
+        if c.startswith(("log ", "fix zs_progress", "fix_modify zs_progress")):
             continue                      # the engine's log redirection and Python-only progress callback
         lines.append(c.replace(str(stage_dir), str(lmp_dir)))
     (lmp_dir / "in.lammps").write_text("\n".join(lines) + "\n")
