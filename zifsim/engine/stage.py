@@ -117,7 +117,8 @@ class StageRunner:
         except (OSError, json.JSONDecodeError):
             return None
         if meta.get("fingerprint") != self.fingerprint:
-            return "changed"
+            # a finished stage must not silently change; an unfinished one restarts afresh
+            return "changed" if meta.get("status") == "complete" else None
         return meta.get("status")
 
     def chunks(self) -> list[Chunk]:
