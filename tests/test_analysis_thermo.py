@@ -76,3 +76,17 @@ def test_onset_of_a_cn_drop():
     T = np.linspace(300, 2000, 800)
     cn = 4.0 - 0.3 * np.clip((T - 1200) / 800, 0, None) + rng.normal(0, 0.005, T.size)
     assert onset_temperature(T, cn, direction=-1) == pytest.approx(1200, abs=60)
+
+
+def test_stage_directions_from_the_protocol_and_robust_trend():
+    rng = np.random.default_rng(8)
+    # NVT at 300 K that starts hot (velocities at 600 K relax within a few steps): not a quench
+    T_nvt = np.concatenate([[600, 450, 380], 300 + rng.normal(0, 10, 60)])
+    t = pd.DataFrame({"stage": ["nvt"] * len(T_nvt) + ["heat"] * 50,
+                      "temp_K": np.concatenate([T_nvt, np.linspace(300, 400, 50) + rng.normal(0, 5, 50)])})
+    assert classify_stages(t) == {"nvt": "isothermal", "heat": "heating"}
+    proto = [{"name": "nvt", "type": "equilibrate", "temperature_K": 300},
+             {"name": "heat", "type": "ramp", "T_start_K": 300, "T_stop_K": 400}]
+    assert classify_stages(t, proto) == {"nvt": "isothermal", "heat": "heating"}
+    proto[1] = {"name": "heat", "type": "quench", "T_start_K": 1500, "T_stop_K": 300}
+    assert classify_stages(t, proto)["heat"] == "cooling"

@@ -57,6 +57,7 @@ def run_identity(path: Path, material: str | None = None) -> dict:
     proto = meta.get("protocol")
     if isinstance(proto, dict):
         ident["protocol"] = proto.get("name")
+        ident["protocol_stages"] = proto.get("stages")
     elif isinstance(proto, str):
         ident["protocol"] = proto
     if not ident["material"]:
@@ -205,7 +206,7 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
             log.warning("no thermodynamics: %s", exc)
             thermo = None
         if thermo is not None:
-            ta = ThermoAnalysis().compute(thermo)
+            ta = ThermoAnalysis().compute(thermo, ident.get("protocol_stages"))
             thermo_summary["stages"] = ta.stages
             thermo_summary["Tg"] = ta.tg
             thermo_summary["cold_crystallisation"] = ta.cold_crystallisation

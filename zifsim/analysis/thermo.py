@@ -74,21 +74,54 @@ def two_line_fit(T: np.ndarray, y: np.ndarray, min_points: int = 4, n_grid: int 
             "T_range_K": [float(T[0]), float(T[-1])]}
 
 
-def classify_stages(thermo) -> dict:
-    """Direction of every stage from its temperature: 'heating', 'cooling', 'reheating' or 'isothermal'."""
+def _protocol_direction(stage: dict) -> str | None:
+    """'heating' / 'cooling' / 'isothermal' from a resolved protocol stage, None if it does not say."""
+    t0 = stage.get("T_start_K")
+    t1 = stage.get("T_stop_K", stage.get("T_end_K"))
+    if t0 is not None and t1 is not None:
+        if t1 > t0 + 50:
+            return "heating"
+        if t1 < t0 - 50:
+            return "cooling"
+        return "isothermal"
+    if stage.get("type") == "quench":
+        return "cooling"
+    if stage.get("type") in ("minimise", "equilibrate", "hold", "shear", "compress", "mill"):
+        return "isothermal"
+    return None
+
+
+def classify_stages(thermo, protocol_stages: list[dict] | None = None) -> dict:
+    """Direction of every stage: 'heating', 'cooling', 'reheating' (heating after a cooling) or 'isothermal'.
+
+    Taken from the resolved protocol (T_start_K / T_stop_K, type) when given;
+    otherwise from the temperature trend in the thermo table (mean of the
+    last vs first quarter differing by > 50 K, and T monotonic in time with a
+    rank correlation > 0.8, so a thermostat relaxing at the start of an NVT
+    stage is not read as a quench).
+    """
+    from scipy.stats import spearmanr
+    by_name = {st.get("name"): st for st in (protocol_stages or []) if isinstance(st, dict)}
     out = {}
     cooled = False
     for stage, tab in thermo.groupby("stage", sort=False):
-        T = tab["temp_K"].to_numpy(float)
-        n = max(len(T) // 10, 1)
-        dT = np.nanmean(T[-n:]) - np.nanmean(T[:n])
-        if dT > 50:
-            out[stage] = "reheating" if cooled else "heating"
-        elif dT < -50:
-            out[stage] = "cooling"
+        direction = _protocol_direction(by_name[stage]) if stage in by_name else None
+        if direction is None:
+            T = tab["temp_K"].to_numpy(float)
+            n = max(len(T) // 4, 1)
+            dT = np.nanmean(T[-n:]) - np.nanmean(T[:n])
+            rho = spearmanr(np.arange(len(T)), T).statistic if len(T) > 3 and np.nanstd(T) > 0 else 0.0
+            if dT > 50 and rho > 0.8:
+                direction = "heating"
+            elif dT < -50 and rho < -0.8:
+                direction = "cooling"
+            else:
+                direction = "isothermal"
+        if direction == "heating" and cooled:
+            direction = "reheating"
+        if direction == "cooling":
             cooled = True
-        else:
-            out[stage] = "isothermal"
+        out[stage] = direction
     return out
 
 
@@ -182,10 +215,14 @@ class ThermoAnalysis:
     def __init__(self, bin_K: float = 10.0):
         self.bin_K = bin_K
 
-    def compute(self, thermo):
-        """Analyse a thermo DataFrame (columns of docs/architecture.md §2 + stage); returns self."""
+    def compute(self, thermo, protocol_stages: list[dict] | None = None):
+        """Analyse a thermo DataFrame (columns of docs/architecture.md §2 + stage); returns self.
+
+        ``protocol_stages``: the resolved protocol's stages (metadata.json), used to
+        tell heating / cooling / isothermal stages apart.
+        """
         import pandas as pd
-        self.stages = classify_stages(thermo)
+        self.stages = classify_stages(thermo, protocol_stages)
         self.tg, self.cold_crystallisation = {}, {}
         rows = []
         for stage, tab in thermo.groupby("stage", sort=False):
