@@ -84,3 +84,19 @@ def test_report_cli_writes_table_plots_and_markdown(tmp_path, registry):
 def test_missing_summary_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="no summary.json"):
         load_summaries([tmp_path])
+
+
+def test_diffusion_matched_to_the_fpmd_temperature(registry):
+    s = summary(stage_directions={"heat": "heating", "melt": "isothermal", "quench": "cooling"},
+                metals=["Zn"],
+                diffusion=[{"stage": "melt", "element": "Zn", "temp_K": 1495.0, "D_m2s": 3e-10, "fit_window_ps": 0.5},
+                           {"stage": "melt", "element": "N", "temp_K": 1495.0, "D_m2s": 2e-10, "fit_window_ps": 0.5},
+                           {"stage": "heat", "element": "Zn", "temp_K": 900.0, "D_m2s": 1e-11, "fit_window_ps": 0.5}])
+    t = comparison_table([s], registry).set_index("quantity")
+    assert t.loc["D_Zn_1227C_FPMD_m2s", "simulated"] == pytest.approx(3e-10)
+    assert t.loc["D_Zn_1227C_FPMD_m2s", "experimental"] == pytest.approx(7.7e-10)
+    assert t.loc["D_im_1227C_FPMD_m2s", "simulated"] == pytest.approx(2e-10)
+    # no isothermal stage near 1500 K: no row
+    s2 = summary(diffusion=[{"stage": "heat", "element": "Zn", "temp_K": 1500.0, "D_m2s": 1e-9,
+                             "fit_window_ps": 0.5}])
+    assert "D_Zn_1227C_FPMD_m2s" not in set(comparison_table([s2], registry).quantity)

@@ -140,7 +140,9 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
         return PartialRDF(r_max=r_common.get("r", r_max), dr=dr, margin=False)
 
     rdfs = PerStage(make_rdf)
-    analyses = [coord, rdfs] + ([lind] if run_mode else [])
+    from zifsim.analysis.diffusion import Diffusion
+    diff = Diffusion()
+    analyses = [coord, rdfs] + ([lind, diff] if run_mode else [])
     first_frame = last_frame = None
     bar = _progress(total, f"analyse {ident['material'] or path.name}") if progress else None
     n = 0
@@ -200,6 +202,8 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
     tm = None
     if run_mode:
         _csv(lind.table, out / "lindemann.csv")
+        _csv(diff.table, out / "diffusion.csv")
+        _csv(diff.msd, out / "msd.csv")
         try:
             thermo = read_run_thermo(path)
         except InputError as exc:
@@ -307,6 +311,7 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
         "Tg_reheating_K": (thermo_summary.get("Tg_reheating") or {}).get("Tg_K"),
         "cold_crystallisation_K": next((v.get("onset_K") for v in thermo_summary["cold_crystallisation"].values()
                                         if v.get("onset_K")), None),
+        "diffusion": diff.table.to_dict(orient="records") if run_mode else [],
         "pores": pores_result,
         "rdf_stage": stages[-1], "rdf_r_max_A": last_rdf.r_max, "lindemann_window_frames": window,
     }

@@ -86,6 +86,33 @@ def _pores(frame_label, probe, kind, require_glass=False):
     return f
 
 
+def _diffusion(element_kind):
+    """D (m²/s) of the metal (or N, as a proxy for the linker) in an isothermal stage at the fact's T."""
+    def f(s, fact):
+        import re as _re
+        m = _re.search(r"_(\d+)C_", fact.key)
+        if not m:
+            return None
+        target_K = float(m.group(1)) + K_TO_C
+        dirs = s.get("stage_directions") or {}
+        metals = s.get("metals") or []
+        el = metals[0] if element_kind == "metal" and metals else "N"
+        best = None
+        for row in s.get("diffusion") or []:
+            if row.get("element") != el or dirs.get(row.get("stage")) != "isothermal":
+                continue
+            if row.get("D_m2s") is None or not np.isfinite(row["D_m2s"]):
+                continue
+            if abs(row["temp_K"] - target_K) <= 100 and (best is None or row["fit_window_ps"] > best["fit_window_ps"]):
+                best = row
+        if best is None:
+            return None
+        what = el if element_kind == "metal" else "N atoms (proxy for the linker)"
+        return (best["D_m2s"], None, f"MSD slope/6 of {what}, stage {best['stage']} at {best['temp_K']:.0f} K, "
+                                      f"fit over {best['fit_window_ps']:.2g} ps")
+    return f
+
+
 def _metal_density(s, fact):
     n, v = s.get("n_metals"), s.get("volume_A3_first")
     return (1000.0 * n / v, None, "metals per nm³, first frame") if n and v else None
@@ -106,6 +133,8 @@ RULES = [
     (r"porous_volume_glass_percent", _pores("last", "He", "occupiable_fraction", require_glass=True)),
     (r"void_fraction_percent", _pores("first", "X24", "occupiable_fraction")),
     (r"metal_density_per_nm3", _metal_density),
+    (r"D_Zn_\d+C_FPMD_m2s", _diffusion("metal")),
+    (r"D_im_\d+C_FPMD_m2s", _diffusion("linker")),
 ]
 
 
