@@ -16,7 +16,6 @@ def test_random_walk_diffusion_coefficient(tmp_path):
     rng = np.random.default_rng(3)
     atoms = bulk("ZnS", "zincblende", a=5.41, cubic=True).repeat(3)
     cell = atoms.cell.array
-    n = len(atoms)
     d_true = {"Zn": 0.5, "S": 0.1}  # Å²/ps
     dt = 0.1  # ps between frames
     sdir = tmp_path / "run" / "00-hold"
