@@ -399,7 +399,7 @@ def cache_dir() -> Path:
     return base / "nets"
 
 
-def relax_cell(atoms: Atoms, provider: Any = None, fmax: float = 0.1, steps: int = 300,
+def relax_cell(atoms: Atoms, provider: Any = None, fmax: float = 0.05, steps: int = 400,
                optimizer: str = "FIRE", log: str | None = None) -> dict[str, Any]:
     """Relax positions and cell of ``atoms`` in place with an MLIP (hydrostatic 0 bar).
 
@@ -446,7 +446,7 @@ def relax_cell(atoms: Atoms, provider: Any = None, fmax: float = 0.1, steps: int
 # ----------------------------------------------------------------------------- public
 def build_net_cell(net: str, metal: str = "Zn", linker: str = "im", relax: bool = True,
                    offset=None, primitive: bool = True, provider: Any = None,
-                   fmax: float = 0.1, steps: int = 300, cache: bool = True) -> Atoms:
+                   fmax: float = 0.05, steps: int = 400, cache: bool = True) -> Atoms:
     """A M(im)2 cell on ``net``, optionally relaxed (positions + cell) with an MLIP.
 
     Parameters
