@@ -141,7 +141,7 @@ def plot_thermo(table, fits: dict, path, title=""):
         label = {"volume_A3": "volume", "enthalpy_eV": "enthalpy"}.get(q)
         for stage, f in fits.items():
             fit = f.get(label) if label else None
-            if fit and fit.get("Tg_K"):
+            if fit and fit.get("Tg_K") and fit.get("significant"):
                 ax.axvline(fit["Tg_K"], ls="--", lw=0.8, color="k")
                 ax.text(fit["Tg_K"], ax.get_ylim()[1], f" Tg {fit['Tg_K']:.0f} K ({stage})",
                         fontsize=7, va="top")
