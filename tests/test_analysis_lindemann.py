@@ -78,3 +78,15 @@ def test_window_too_short_is_an_input_error():
     from zifsim.errors import InputError
     with pytest.raises(InputError, match="window"):
         Lindemann(window=1)
+
+
+def test_overlapping_windows(tmp_path, lattice):
+    rundir = write_synthetic_run(tmp_path / "run", lattice, [("heat", 200, 2000)], frames_per_stage=40,
+                                 sigma_per_sqrtK=0.004, seed=2)
+    frames = list(iter_run(rundir))
+    a = Lindemann(window=10).run(frames).table
+    b = Lindemann(window=10, stride=5).run(frames).table
+    assert len(a) == 4 and len(b) == 7
+    # every other overlapping window is one of the non-overlapping ones
+    np.testing.assert_allclose(b.lindemann_metal.iloc[::2].to_numpy(), a.lindemann_metal.to_numpy())
+    np.testing.assert_allclose(b.step0.iloc[::2].to_numpy(), a.step0.to_numpy())

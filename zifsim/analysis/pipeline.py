@@ -132,7 +132,7 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
                            for st in run_stages(path) if (st["dir"] / "traj.lammpstrj").is_file()), default=0)
             window = int(min(20, max(3, longest // 5)))
     coord = Coordination(cutoffs=cutoffs)
-    lind = Lindemann(window=window)
+    lind = Lindemann(window=window, stride=max(1, window // 2))  # half-overlapping windows
     # one r grid for every stage: fixed on the first frame with a 10 % margin for shrinking cells
     r_common = {}
 
