@@ -239,6 +239,13 @@ def _run_label(s: dict) -> str:
     return f"{s.get('protocol') or ''}{rep} ({Path(s['adir']).name})".strip()
 
 
+def _porosity(s: dict) -> str:
+    """'first → last' He-probe occupiable volume (%) from the grid pore analysis."""
+    p = s.get("pores") or {}
+    vals = [((p.get(k) or {}).get("grid") or {}).get("occupiable_fraction", {}).get("He") for k in ("first", "last")]
+    return " → ".join(_fmt(100 * v) if v is not None else "–" for v in vals)
+
+
 def _fmt(v, err=None):
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "–"
@@ -277,13 +284,15 @@ def write_report(adirs, out) -> dict:
         lines += [f"## {mat}" + (f" — {m.formula}, {m.topology}" if m is not None and m.topology else ""), ""]
         runs = [s for s in summaries if s["material"] == mat]
         lines += ["| run | frames | ρ first → last (g/cm³) | CN first → last | CN4 last | dangling linkers | "
-                  "Tm (K) | Tg cool / reheat (K) |", "|---|---|---|---|---|---|---|---|"]
+                  "M-N / M...M peak (Å) | He-occupiable first → last (%) | Tm (K) | Tg cool / reheat (K) |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for s in runs:
             lines.append(
                 f"| {_run_label(s)} | {s['n_frames']} | "
                 f"{_fmt(s.get('density_gcm3_first'))} → {_fmt(s.get('density_gcm3_last'))} | "
                 f"{_fmt(s.get('mean_CN_first_stage'))} → {_fmt(s.get('mean_CN_last_stage'))} | "
                 f"{_fmt(s.get('frac_CN4_last_stage'))} | {_fmt(s.get('frac_dangling_linkers_last_stage'))} | "
+                f"{_fmt(s.get('peak_MN_A'))} / {_fmt(s.get('peak_MM_A'))} | {_porosity(s)} | "
                 f"{_fmt(s.get('Tm_K'), s.get('Tm_err_K'))} | "
                 f"{_fmt(s.get('Tg_cooling_K'))} / {_fmt(s.get('Tg_reheating_K'))} |")
         lines.append("")
