@@ -108,8 +108,11 @@ def _diffusion(element_kind):
         if best is None:
             return None
         what = el if element_kind == "metal" else "N atoms (proxy for the linker)"
-        return (best["D_m2s"], None, f"MSD slope/6 of {what}, stage {best['stage']} at {best['temp_K']:.0f} K, "
-                                      f"fit over {best['fit_window_ps']:.2g} ps")
+        note = (f"MSD slope/6 of {what}, stage {best['stage']} at {best['temp_K']:.0f} K, "
+                f"fit over {best['fit_window_ps']:.2g} ps")
+        if best["fit_window_ps"] < 5:
+            note += " (too short for the diffusive regime: an upper bound dominated by fast local motion)"
+        return best["D_m2s"], None, note
     return f
 
 
