@@ -305,6 +305,8 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
         "peak_MN_A": peak_near(f"{m0}-N", 1.7, 2.6),
         "peak_MM_A": peak_near(f"{m0}-{m0}", 4.5, 7.5),
         "Tm_K": tm.get("Tm_K") if tm else None, "Tm_err_K": tm.get("Tm_err_K") if tm else None,
+        "T_max_heating_K": (float(lind.table[lind.table.stage == tm["stage"]].T_max_K.max())
+                            if tm and run_mode and len(lind.table) else None),
         "cn_onset_K": thermo_summary["Tm"].get("cn_onset_K"),
         "Tg_cooling_K": (thermo_summary.get("Tg_cooling") or {}).get("Tg_K"),
         "Tg_cooling_err_K": (thermo_summary.get("Tg_cooling") or {}).get("Tg_err_K"),

@@ -274,7 +274,8 @@ def write_report(adirs, out) -> dict:
              f"{len(summaries)} analysis folder(s), {len(materials)} material(s). "
              "Temperatures in °C; experimental values as published (DSC/TGA at 10 °C/min unless noted).", "",
              "![comparison](comparison.png)", ""]
-    if (table.quantity.str.startswith("Tm")).any() or any(s.get("Tm_K") for s in summaries):
+    heated = any("heating" in (s.get("stage_directions") or {}).values() for s in summaries)
+    if heated or (table.quantity.str.startswith("Tm")).any() or any(s.get("Tm_K") for s in summaries):
         lines += ["> **On melting points.** " + REAXFF_TM_NOTE, ""]
     for mat in materials:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in mat)
@@ -295,6 +296,16 @@ def write_report(adirs, out) -> dict:
                 f"{_fmt(s.get('peak_MN_A'))} / {_fmt(s.get('peak_MM_A'))} | {_porosity(s)} | "
                 f"{_fmt(s.get('Tm_K'), s.get('Tm_err_K'))} | "
                 f"{_fmt(s.get('Tg_cooling_K'))} / {_fmt(s.get('Tg_reheating_K'))} |")
+        lines.append("")
+        for s in runs:
+            if s.get("Tm_K") is None and s.get("T_max_heating_K"):
+                cn = s.get("cn_onset_K")
+                lines.append(
+                    f"- {_run_label(s)}: the Lindemann ratio of the metals stayed below 0.10 up to "
+                    f"{s['T_max_heating_K']:.0f} K ({s['T_max_heating_K'] - 273.15:.0f} °C) on heating, with "
+                    f"windows of {s.get('lindemann_window_frames')} frames (the ratio grows with the window "
+                    "length, so short windows under-read it): no Tm from this run"
+                    + (f"; the mean CN starts to drop at {cn:.0f} K ({cn - 273.15:.0f} °C)." if cn else "."))
         lines.append("")
         sub = table[table.material == mat]
         if m is None:
