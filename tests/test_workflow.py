@@ -345,6 +345,18 @@ INTERRUPT_PROTOCOL = {
 }
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of process group ``pgid`` is still running (Linux /proc)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:   # state, ppid, pgrp
+            return True
+    return False
+
+
 def _stage_status(stage_dir: Path) -> str | None:
     try:
         return json.loads((stage_dir / "metadata.json").read_text()).get("status")
@@ -397,7 +409,7 @@ def test_interrupted_workflow_resumes(sig, tmp_path, forcefield_dir):
     assert proc.returncode != 0
     if sig == signal.SIGKILL:   # nothing was cleaned up: wait for the orphaned job to die
         deadline = time.monotonic() + 30
-        while subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).returncode == 0:
+        while _group_alive(proc.pid):
             assert time.monotonic() < deadline, "processes of the killed workflow survive"
             time.sleep(0.2)
     meta_file = rundir / "metadata.json"
