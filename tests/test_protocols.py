@@ -22,10 +22,10 @@ def test_shipped_protocols_load(name):
 
 @pytest.mark.parametrize("name", ["melt_quench_short", "reheat_short", "shear_short", "compress_short"])
 def test_short_protocols_are_sized_for_minutes(name):
-    """~3-5 min on 272 atoms at ~100 steps/s: 15 000 - 30 000 MD steps."""
+    """~3-5 min on 272 atoms at 50-100 steps/s: 12 000 - 30 000 MD steps."""
     protocol = load_protocol(name)
     steps = sum(round(s.total_ps * 1000 / s.timestep_fs) for s in protocol.stages)
-    assert 15_000 <= steps <= 30_000
+    assert 12_000 <= steps <= 30_000
 
 
 def test_castel_preset_matches_the_paper():
