@@ -16,13 +16,11 @@ otherwise the net-built Cd(im)2 (68 atoms, unrelaxed).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -56,9 +54,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
 
-    import ase.io
-
-    from zifsim.engine.lammps_loader import new_lammps
+    from zifsim.potentials.ase_bridge import open_bridged_lammps
     from zifsim.potentials.mlip import MLIPProvider
 
     atoms, label = _cell(args.cell)
@@ -81,14 +77,7 @@ def main(argv=None) -> dict:
 
     # (b) LAMMPS NVE through the bridge
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "cell.data"
-        ase.io.write(data, atoms, format="lammps-data", atom_style="charge",
-                     specorder=elements, masses=True)
-        lmp = new_lammps()
-        lmp.commands_list(["units metal", "atom_style charge", "atom_modify map array",
-                           f"read_data {data}"])
-        lmp.commands_list(provider.setup_commands(elements))
-        provider.attach(lmp, elements)
+        lmp = open_bridged_lammps(atoms, provider, elements, tmp)
         lmp.commands_list(["velocity all create 300 1", "timestep 0.0005", "fix 1 all nve",
                            f"thermo {args.steps}", "run 0"])
         calls0 = provider.bridge.calls

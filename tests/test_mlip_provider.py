@@ -84,17 +84,8 @@ def _zno(repeat=(2, 2, 1), a=3.25, c=5.21, rattle=0.03):
 
 
 def _run_lammps(tmp_path, provider, atoms, elements, extra=()):
-    import ase.io
-
-    from zifsim.engine.lammps_loader import new_lammps
-    data = tmp_path / "cell.data"
-    ase.io.write(data, atoms, format="lammps-data", atom_style="charge",
-                 specorder=elements, masses=True)
-    lmp = new_lammps()
-    lmp.commands_list(["units metal", "atom_style charge", "atom_modify map array",
-                       f"read_data {data}"])
-    lmp.commands_list(provider.setup_commands(elements))
-    provider.attach(lmp, elements)
+    from zifsim.potentials.ase_bridge import open_bridged_lammps
+    lmp = open_bridged_lammps(atoms, provider, elements, tmp_path)
     lmp.commands_list(["thermo_style custom step temp pe etotal press pxx pyy pzz pxy pxz pyz vol",
                        *extra])
     return lmp

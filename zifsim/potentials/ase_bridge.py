@@ -158,3 +158,26 @@ class ExternalBridge:
             raise SimulationError(
                 f"MLIP evaluation failed at step {self.error_step}: "
                 f"{type(exc).__name__}: {exc}") from exc
+
+
+def open_bridged_lammps(atoms, provider: Any, elements: Sequence[str], workdir) -> Any:
+    """A LAMMPS instance (units metal) holding ``atoms`` with ``provider`` attached.
+
+    Writes ``workdir/cell.data`` (types in the order of ``elements``), reads it,
+    issues the provider's setup commands and installs its callback; the caller
+    adds integrators and runs. Used by the MLIP tests and benchmark.
+    """
+    from pathlib import Path
+
+    import ase.io
+
+    from zifsim.engine.lammps_loader import new_lammps
+    data = Path(workdir) / "cell.data"
+    ase.io.write(data, atoms, format="lammps-data", atom_style="charge",
+                 specorder=list(elements), masses=True)
+    lmp = new_lammps()
+    lmp.commands_list(["units metal", "atom_style charge", "atom_modify map array",
+                       f"read_data {data}"])
+    lmp.commands_list(provider.setup_commands(elements))
+    provider.attach(lmp, elements)
+    return lmp
