@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+
+log = logging.getLogger("zifsim.run")
 
 
 def register(subparsers) -> None:
@@ -17,7 +20,14 @@ def register(subparsers) -> None:
     p.add_argument("--protocol", required=True,
                    help="protocol name in configs/protocols (e.g. tiny, melt_quench_short) or a YAML path")
     p.add_argument("--out", required=True, help="run directory (created or resumed)")
-    p.add_argument("--provider", default="reaxff", choices=["reaxff", "mlip"], help="force model (default reaxff)")
+    p.add_argument("--provider", default="reaxff", choices=["reaxff", "mlip", "auto"],
+                   help="force model (default reaxff); auto: ReaxFF when its file is found and covers "
+                        "the cell's elements and the material's registry entry says reaxff, else the MLIP")
+    p.add_argument("--material", default=None,
+                   help="registry name whose provider entry --provider auto follows "
+                        "(default: the name stored in an extxyz cell written by zifsim build)")
+    p.add_argument("--provider-reason", default=None, metavar="TEXT",
+                   help="why this provider runs (recorded in metadata.json; the workflow sets it)")
     p.add_argument("--forcefield", default=None,
                    help="ReaxFF parameter file (path or name in $ZIFSIM_FORCEFIELD_DIR; default ffield_ZnN_2016) "
                         "or MLIP model name")
@@ -36,10 +46,27 @@ def main(args: argparse.Namespace) -> int:
 
     if args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}", where="--threads", fix="use --threads 1")
-    spec: dict = {"kind": args.provider}
-    if args.forcefield:
-        spec["file" if args.provider == "reaxff" else "model"] = args.forcefield
     atoms = read_cell(args.cell)
+    if args.provider == "auto":
+        from zifsim.potentials.choice import choose_provider
+        material = args.material or atoms.info.get("name")
+        choice = choose_provider("auto", material=material,
+                                 elements=set(atoms.get_chemical_symbols()),
+                                 forcefield=args.forcefield, key="--forcefield")
+        log.info("provider: %s (%s)", choice.label, choice.reason)
+        spec, record = choice.spec(), choice.metadata()
+        if args.provider_reason:
+            record["reason"] = args.provider_reason
+    else:
+        spec = {"kind": args.provider}
+        if args.forcefield:
+            spec["file" if args.provider == "reaxff" else "model"] = args.forcefield
+        record = ({"used": args.provider, "reason": args.provider_reason} if args.provider_reason
+                  else {"requested": args.provider, "used": args.provider,
+                        "reason": f"--provider {args.provider} given"})
+    if spec["kind"] == "mlip":
+        spec["threads"] = args.threads  # torch intra-op threads = the job's cores
     meta = run_protocol(atoms, args.protocol, spec, args.out, seed=args.seed, threads=args.threads,
-                        progress_interval_s=args.progress, source=os.path.abspath(args.cell))
+                        progress_interval_s=args.progress, source=os.path.abspath(args.cell),
+                        provider_choice=record)
     return 0 if meta["status"] == "complete" else 1

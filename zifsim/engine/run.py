@@ -102,7 +102,8 @@ def _lammps_version(comm) -> str:
 def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
                  provider: ForceProvider | str | dict | None, out_dir: str | os.PathLike,
                  seed: int = 12345, threads: int = 1, progress_interval_s: float = 20.0,
-                 source: str | None = None) -> dict[str, Any]:
+                 source: str | None = None,
+                 provider_choice: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run ``protocol`` on ``atoms`` with ``provider`` into the run directory ``out_dir``.
 
     Parameters
@@ -115,6 +116,8 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
     threads : OpenMP threads per MPI rank (``-sf omp -pk omp N``).
     progress_interval_s : seconds between progress lines.
     source : where the cell came from (recorded in metadata).
+    provider_choice : which provider was chosen and why (``ProviderChoice.metadata()`` of
+        :mod:`zifsim.potentials.choice`), recorded as ``"provider_choice"`` in metadata.json.
 
     Returns the run-level metadata dict. Raises SimulationError on a blow-up
     (the failed stage keeps its data and says ``"status": "failed"``).
@@ -156,7 +159,9 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
     meta = {"zifsim_version": __version__, "lammps_version": ctx.lammps_version,
             "cell": {"source": source, "formula": atoms.get_chemical_formula(), "natoms": len(atoms),
                      "type_elements": type_elements},
-            "input_sha256": data_sha, "provider": provider.metadata(), "protocol": protocol.to_dict(),
+            "input_sha256": data_sha, "provider": provider.metadata(),
+            **({"provider_choice": dict(provider_choice)} if provider_choice else {}),
+            "protocol": protocol.to_dict(),
             "seed": int(seed), "threads": int(threads), "mpi_ranks": size,
             "thermo_columns": THERMO_COLUMNS + ["stage"],
             "stages": [{"name": s.name, "dir": d, "type": s.type, "status": "pending",
