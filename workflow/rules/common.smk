@@ -12,6 +12,9 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from zifsim.errors import ZifsimError
+from zifsim.potentials.choice import choose_provider, forcefield_status
+
 REPO = Path(workflow.basedir)  # the folder holding the Snakefile
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 MATERIALS_REGISTRY = REPO / "configs" / "materials.yaml"
@@ -121,33 +124,45 @@ def available_protocols():
     return sorted(p.stem for p in PROTOCOL_DIR.glob("*.yaml"))
 
 
-def _check_names(kind, names, known, custom, custom_key, aliases=None):
+def _check_names(kind, names, known, custom, custom_key, aliases=None, key=None):
+    key = key or f"{kind}s"
     problems = []
     for name in names:
         if name in custom or name in known:
             continue
         if aliases and name in aliases:
-            problems.append(f"{kind} '{name}' in config key '{kind}s' is an alias of "
+            problems.append(f"{kind} '{name}' in config key '{key}' is an alias of "
                             f"'{aliases[name]}': use the registry name '{aliases[name]}'")
             continue
         hint = difflib.get_close_matches(name, known + list(custom), n=1)
         problems.append(
-            f"unknown {kind} '{name}' in config key '{kind}s'"
+            f"unknown {kind} '{name}' in config key '{key}'"
             + (f" (did you mean '{hint[0]}'?)" if hint else "")
             + f"; available: {', '.join(known) or '(none found)'}"
             + f"; or define it under '{custom_key}'")
     return problems
 
 
-def resolve_forcefield(name):
-    """Absolute path of the ReaxFF file named in the config (name or path)."""
-    path = Path(os.path.expanduser(name))
-    if path.is_absolute() or len(path.parts) > 1:
-        return path.resolve()
-    env = os.environ.get("ZIFSIM_FORCEFIELD_DIR")
-    base = Path(env).expanduser() if env else Path(
-        os.environ.get("ZIFSIM_SHARED", REPO.parent / "shared")).expanduser() / "forcefields"
-    return (base / name).resolve()
+def material_elements_of(cfg, material):
+    """Element symbols of ``material``: the registry's, or those of a custom CIF (None if unreadable)."""
+    if material not in cfg["custom_materials"]:
+        return None  # choose_provider takes them from the registry
+    try:
+        from zifsim.structures import read_structure
+
+        path = Path(os.path.expanduser(cfg["custom_materials"][material]))
+        return set(read_structure(path).get_chemical_symbols())
+    except Exception:  # unreadable here: zifsim build reports it with the file and line
+        return None
+
+
+def provider_choice(cfg, material):
+    """zifsim's provider decision for one material of the config (one rule, in the package:
+    zifsim.potentials.choice.choose_provider); raises ZifsimError for an unusable request."""
+    custom = material in cfg["custom_materials"]
+    return choose_provider(cfg["provider"], material=None if custom else material,
+                           elements=material_elements_of(cfg, material),
+                           forcefield=cfg.get("forcefield"), key="forcefield")
 
 
 def check_config(cfg):
@@ -174,15 +189,23 @@ def check_config(cfg):
             if name not in cfg["materials"]:
                 problems.append(f"config key 'cells.{name}': '{name}' is not in 'materials' "
                                 f"({', '.join(cfg['materials'])})")
-        if cfg["provider"] == "reaxff":
-            if "forcefield" not in cfg:
-                problems.append("config key 'forcefield' is required when provider is reaxff "
-                                "(e.g. forcefield: ffield_ZnN_2016)")
-            elif not resolve_forcefield(cfg["forcefield"]).is_file():
-                problems.append(
-                    f"config key 'forcefield': ReaxFF file '{cfg['forcefield']}' not found at "
-                    f"{resolve_forcefield(cfg['forcefield'])}; set ZIFSIM_FORCEFIELD_DIR to the "
-                    "folder holding it, or give a path")
+        fallback = cfg["mlip_fallback"]
+        problems += _check_names("material", fallback["materials"], available_materials(),
+                                 cfg["custom_materials"], "custom_materials", material_aliases(),
+                                 key="mlip_fallback.materials")
+        problems += _check_names("protocol", fallback["protocols"], available_protocols(),
+                                 cfg["custom_protocols"], "custom_protocols",
+                                 key="mlip_fallback.protocols")
+        if cfg["provider"] == "reaxff" and "forcefield" not in cfg:
+            problems.append("config key 'forcefield' is required when provider is reaxff "
+                            "(e.g. forcefield: ffield_ZnN_2016)")
+        elif cfg["provider"] == "reaxff":
+            # the same rule as provider auto, minus the fallback: a clear error per material
+            for material in cfg["materials"]:
+                try:
+                    provider_choice(cfg, material)
+                except ZifsimError as exc:
+                    problems.append(exc.message + (f"; fix: {exc.fix}" if exc.fix else ""))
     names = [r["name"] for r in cfg["imported_runs"]]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"config key 'imported_runs': name '{dup}' is used more than once")
@@ -190,7 +213,8 @@ def check_config(cfg):
         if not Path(os.path.expanduser(run["path"])).exists():
             problems.append(f"config key 'imported_runs[{i}].path': not found: {run['path']}")
     if problems:
-        raise WorkflowError("invalid zifsim workflow config:\n  - " + "\n  - ".join(problems))
+        raise WorkflowError("invalid zifsim workflow config:\n  - "
+                            + "\n  - ".join(dict.fromkeys(problems)))
 
 
 check_config(config)
@@ -200,6 +224,61 @@ RESULTS = config["results"].rstrip("/")
 SIMULATE = config["mode"] == "simulate"
 MATERIALS = list(config.get("materials") or []) if SIMULATE else []
 PROTOCOLS = list(config.get("protocols") or []) if SIMULATE else []
+
+
+def fallback_plan(cfg):
+    """(materials, protocols, message) of the MLIP fallback of a provider-auto config,
+    or None when it does not apply (ReaxFF file found, another provider, no fallback block)."""
+    if cfg["mode"] != "simulate" or cfg["provider"] != "auto":
+        return None
+    fallback = cfg["mlip_fallback"]
+    if not (fallback["materials"] or fallback["protocols"]):
+        return None
+    status = forcefield_status(cfg.get("forcefield"))
+    if status.found:
+        return None
+    materials = list(fallback["materials"] or cfg["materials"])
+    protocols = list(fallback["protocols"] or cfg["protocols"])
+    message = (f"zifsim: ReaxFF file '{status.name}' not found at {status.looked_at}: "
+               f"running the MLIP fallback (config key mlip_fallback) instead: "
+               f"{', '.join(materials)} x {', '.join(protocols)} with mlip/chgnet, "
+               f"not {', '.join(cfg['materials'])} x {', '.join(cfg['protocols'])} with ReaxFF. "
+               f"For the ReaxFF job set ZIFSIM_FORCEFIELD_DIR to the folder holding "
+               f"{status.name} (default ../shared/forcefields) or run "
+               f"`zifsim forcefield fetch {re.sub(r'^ffield_', '', Path(status.name).name)}`.")
+    return materials, protocols, message
+
+
+FALLBACK = fallback_plan(config)
+if FALLBACK:
+    MATERIALS, PROTOCOLS, _message = FALLBACK
+    print(_message, file=sys.stderr)
+    # what runs, also for `snakemake --report` (workflow/report/workflow.rst)
+    config["materials"], config["protocols"] = list(MATERIALS), list(PROTOCOLS)
+    if config["mlip_fallback"].get("threads"):
+        config["resources"]["md"] = {**(config["resources"].get("md") or {}),
+                                     "threads": config["mlip_fallback"]["threads"]}
+
+
+def _provider_choices(materials):
+    choices, problems = {}, []
+    for material in materials:
+        try:
+            choices[material] = provider_choice(config, material)
+        except ZifsimError as exc:
+            problems.append(exc.message + (f"; fix: {exc.fix}" if exc.fix else ""))
+    if problems:
+        raise WorkflowError("invalid zifsim workflow config:\n  - "
+                            + "\n  - ".join(dict.fromkeys(problems)))
+    return choices
+
+
+#: {material: ProviderChoice}: which provider runs each material, and why
+CHOICES = _provider_choices(MATERIALS)
+_fell_back = [c for c in CHOICES.values() if c.fallback]
+if _fell_back and not FALLBACK:  # auto without a usable ReaxFF file and no mlip_fallback block
+    print("zifsim: provider auto runs " + "; ".join(f"{c.material} on the MLIP ({c.reason})"
+                                                   for c in _fell_back), file=sys.stderr)
 REPLICAS = list(range(1, config["replicas"] + 1)) if SIMULATE else []
 IMPORTED = {run["name"]: run for run in config["imported_runs"]}
 
@@ -256,17 +335,23 @@ def protocol_file(protocol):
     return str(PROTOCOL_DIR / f"{protocol}.yaml")
 
 
-def forcefield_inputs():
-    """The ReaxFF file as an input, so that a changed parameter file reruns MD."""
-    if config.get("provider") != "reaxff" or "forcefield" not in config:
-        return []
-    return [str(resolve_forcefield(config["forcefield"]))]
+def forcefield_inputs(material):
+    """The ReaxFF file as an input of a ReaxFF run, so that a changed parameter file reruns MD."""
+    choice = CHOICES[material]
+    return [choice.forcefield] if choice.kind == "reaxff" else []
 
 
-def forcefield_option():
-    if config["provider"] != "reaxff" or "forcefield" not in config:
-        return ""
-    return "--forcefield " + shlex.quote(str(resolve_forcefield(config["forcefield"])))
+def provider_options(material):
+    """`zifsim run` options saying which provider runs ``material`` and why (recorded in
+    the run's metadata.json)."""
+    choice = CHOICES[material]
+    opts = [f"--provider {choice.kind}"]
+    if choice.kind == "reaxff":
+        opts.append("--forcefield " + shlex.quote(choice.forcefield))
+    elif choice.model and choice.model != "chgnet":
+        opts.append("--forcefield " + shlex.quote(choice.model))
+    opts.append("--provider-reason " + shlex.quote(choice.reason))
+    return " ".join(opts)
 
 
 def zifsim_command():

@@ -10,6 +10,11 @@
 # limit) the flag does not exist, so the same snakemake command — or a
 # resubmission through `retries` — simply runs `zifsim run` again on the same
 # directory and the run resumes.
+#
+# Provider.  `provider_options` (common.smk) passes the provider chosen for the
+# material by zifsim.potentials.choice.choose_provider (config `provider: auto`:
+# ReaxFF when its file is found and covers the elements, else the MLIP) and the
+# reason, which `zifsim run` records in RUNDIR/metadata.json ("provider_choice").
 
 
 rule md:
@@ -19,12 +24,11 @@ rule md:
     input:
         cell=f"{RESULTS}/cells/{{material}}/cell.extxyz",
         protocol=lambda w: protocol_file(w.protocol),
-        forcefield=forcefield_inputs(),
+        forcefield=lambda w: forcefield_inputs(w.material),
     params:
         rundir=lambda w: run_dir(w.material, w.protocol, w.replica),
         seed=lambda w: seed_of(w.replica),
-        provider=config.get("provider", "reaxff"),
-        forcefield=forcefield_option(),
+        provider=lambda w: provider_options(w.material),
         launcher=mpi_prefix("md"),
     log:
         f"{RESULTS}/logs/md/{{material}}/{{protocol}}/rep{{replica}}.log",
@@ -35,5 +39,5 @@ rule md:
     shell:
         "OMP_NUM_THREADS={threads} {params.launcher}{ZIFSIM} run {input.cell:q}"
         " --protocol {input.protocol:q} --out {params.rundir:q}"
-        " --provider {params.provider} {params.forcefield}"
+        " {params.provider}"
         " --seed {params.seed} --threads {threads} >> {log:q} 2>&1"

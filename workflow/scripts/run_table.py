@@ -3,7 +3,9 @@
 Called by the ``run_table`` rule (Snakemake ``script:``); also usable as
 ``python workflow/scripts/run_table.py OUT.csv RUNDIR/metadata.json ...``.
 Columns: material, protocol, replica, seed, threads, status, stages,
-stages_complete, wall_s (sum over stages), timesteps, timesteps_per_s, lammps.
+stages_complete, wall_s (sum over stages), timesteps, timesteps_per_s, lammps,
+provider (what ran, e.g. mlip:chgnet-0.3.0+d3bj) and provider_reason (why: the
+"provider_choice" record of zifsim run, e.g. a fallback from a missing ReaxFF file).
 """
 
 import csv
@@ -12,7 +14,8 @@ import sys
 from pathlib import Path
 
 COLUMNS = ["material", "protocol", "replica", "seed", "threads", "status", "stages",
-           "stages_complete", "wall_s", "timesteps", "timesteps_per_s", "lammps", "run_dir"]
+           "stages_complete", "wall_s", "timesteps", "timesteps_per_s", "lammps", "provider",
+           "provider_reason", "run_dir"]
 
 
 def _first(d: dict, *keys):
@@ -54,6 +57,8 @@ def row(metadata_path: Path) -> dict:
         "timesteps": steps,
         "timesteps_per_s": round(steps / wall, 3) if wall > 0 else None,
         "lammps": lammps,
+        "provider": _first(meta.get("provider") or {}, "name", "kind"),
+        "provider_reason": _first(meta.get("provider_choice") or {}, "reason"),
         "run_dir": str(rundir),
     }
 
