@@ -28,9 +28,9 @@ MATERIAL_KEYS = {"formula", "topology", "metal", "linkers", "source", "provider"
                  "qualitative", "aliases", "description"}
 SOURCE_KINDS = {"core_mof", "cif", "parent", "net"}
 SOURCE_KEYS = {"core_mof": {"core_mof"}, "cif": {"cif", "disorder"},
-               "parent": {"parent", "substitute"}, "net": {"net", "metal", "linker", "relax", "offset", "primitive"}}
+               "parent": {"parent", "supercell", "substitute"}, "net": {"net", "metal", "linker", "relax", "offset", "primitive"}}
 SUBSTITUTE_KEYS = {"linker", "metal"}
-LINKER_SUB_KEYS = {"from", "to", "x", "order", "seed"}
+LINKER_SUB_KEYS = {"from", "to", "x", "order", "seed", "relax"}
 METAL_SUB_KEYS = {"from", "to"}
 FACT_KEYS = {"value", "ref", "note"}
 PROVIDERS = {"reaxff", "mlip"}

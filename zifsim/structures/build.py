@@ -115,13 +115,17 @@ def _build_unit(material, registry) -> Cell:
         parent = _build_unit(registry.get(src["parent"]), registry)
         atoms = parent.atoms
         provenance = {"source": f"parent:{parent.name}", "parent": parent.provenance}
+        if src.get("supercell") is not None:
+            atoms = parent_supercell(atoms, src["supercell"], source=material.name)
+            provenance["parent_supercell"] = src["supercell"]
         sub = src.get("substitute") or {}
         if "linker" in sub:
             from zifsim.structures.substitute import substitute_linkers
             spec = sub["linker"]
             atoms, info = substitute_linkers(atoms, spec["from"], spec["to"], float(spec["x"]),
                                              order=spec.get("order", "ordered"),
-                                             seed=int(spec.get("seed", 0)), source=material.name)
+                                             seed=int(spec.get("seed", 0)), source=material.name,
+                                             relax=bool(spec.get("relax", False)))
             provenance["linker_substitution"] = info
         if "metal" in sub:
             from zifsim.structures.substitute import substitute_metal
@@ -136,6 +140,21 @@ def _build_unit(material, registry) -> Cell:
     cell.report = validate_structure(atoms, name=material.name)
     _check_linkers(cell, material)
     return cell
+
+
+def parent_supercell(atoms: Atoms, spec, source: str | None = None) -> Atoms:
+    """Supercell of a parent cell: ``spec`` = 3 repeats ``[na, nb, nc]`` or a 3x3 integer
+    matrix (rows: new lattice vectors in units of the parent's, as built by zifsim)."""
+    import numpy as np
+    m = np.asarray(spec)
+    if m.shape == (3,) and np.issubdtype(m.dtype, np.integer) and (m >= 1).all():
+        return atoms.repeat(tuple(int(v) for v in m))
+    if m.shape == (3, 3) and np.issubdtype(m.dtype, np.integer) and round(abs(np.linalg.det(m))) >= 1:
+        from ase.build import make_supercell
+        return make_supercell(atoms, m, wrap=True)
+    raise InputError(f"supercell {spec!r} is neither 3 positive repeats nor a 3x3 integer matrix "
+                     "with non-zero determinant", source=source, where="source.supercell",
+                     fix="e.g. supercell: [5, 1, 1] or [[1, 1, 1], [1, 0, -1], [0, 2, -1]]")
 
 
 def _build_net(material, src) -> tuple[Atoms, dict]:

@@ -11,7 +11,18 @@ in its ring plane, so every metal stays 4-coordinated. Sites are chosen
 * ``order="random"``: in a random order drawn from ``seed``, skipping sites
   where the new linker would clash.
 
-A new atom closer than :data:`MIN_CONTACT_A` to another atom is a clash.
+* ``order="spread"`` (with ``relax``, "place then relax"): the sites as far
+  apart as possible (the first drawn from ``seed`` among the least-clashing
+  sites, then each next one on metals that carry no new linker yet and
+  farthest from those chosen), each new linker
+  turned about its N...N axis (``rotations`` choices; both ways round for
+  asymmetric linkers) to the orientation with the largest shortest contact.
+
+A new atom closer than :data:`MIN_CONTACT_A` to another atom is a clash. With
+``relax`` (any order) contacts down to :data:`PLACE_MIN_CONTACT_A` are
+accepted and the whole cell (positions, then cell) is relaxed afterwards with
+an MLIP (:func:`zifsim.structures.nets.relax_staged`, cached): dense
+frameworks such as Cd(im)2 have no room for a rigid benzimidazolate.
 
 Metal substitution (Zn -> Co, Cu, Cd ...) swaps the element and rescales the
 cell so that the mean M-N bond reaches the new metal's target length
@@ -35,6 +46,11 @@ from zifsim.structures.validate import metal_coordination
 
 #: shortest allowed distance (Å) between an atom of a new linker and any other atom
 MIN_CONTACT_A = 1.7
+#: the same when the cell is relaxed after the placement ("place then relax")
+PLACE_MIN_CONTACT_A = 1.0
+#: ... where also no pair may overlap by more than this beyond its contact radii
+#: (:data:`CONTACT_RADII_A`): C...C >= 1.85 Å, H...C >= 1.45 Å: above the covalent cut-offs
+PLACE_MIN_GAP_A = -0.15
 
 
 def count_for_fraction(x: float, n_metal: int, n_available: int, source: str | None, new: str,
@@ -61,12 +77,27 @@ def count_for_fraction(x: float, n_metal: int, n_available: int, source: str | N
 
 
 def substitute_linkers(atoms: Atoms, old: str, new: str, x: float, order: str = "ordered",
-                       seed: int = 0, source: str | None = None) -> tuple[Atoms, dict]:
+                       seed: int = 0, source: str | None = None, relax: bool = False,
+                       provider=None, rotations: int = 24) -> tuple[Atoms, dict]:
     """Replace ``x`` ``old`` linkers per metal by ``new`` ones; returns (atoms, info).
 
-    ``info`` lists the replaced linkers (atom index of their N1/N3) and the
-    shortest contact (Å) of each new linker.
+    Parameters
+    ----------
+    order : ``"ordered"``, ``"random"`` or ``"spread"`` (see the module docstring).
+    seed : random seed of ``"random"`` and of the first ``"spread"`` site.
+    relax : place then relax: accept contacts >= :data:`PLACE_MIN_CONTACT_A` (Å) and
+        relax positions and cell with ``provider`` (default CHGNet + D3) afterwards.
+    rotations : orientations about the N...N axis tried per site by ``"spread"``.
+
+    ``info`` lists the replaced linkers (atom index of their N1/N3, 1-based),
+    the shortest contact (Å) of each new linker as placed, and with ``relax``
+    the relaxation summaries.
     """
+    if order == "spread":
+        out, info = _substitute_spread(atoms, old, new, x, seed, source, relax, rotations)
+        if relax:
+            out, info["relaxation"] = _relax(out, provider, new)
+        return out, info
     table = linker_table()
     for name in (old, new):
         if name not in table:
@@ -74,7 +105,8 @@ def substitute_linkers(atoms: Atoms, old: str, new: str, x: float, order: str = 
                              fix=f"use one of {', '.join(table)}")
     if order not in ("ordered", "random"):
         raise InputError(f"unknown substitution order {order!r}", source=source,
-                         where="substitute.linker.order", fix="use 'ordered' or 'random'")
+                         where="substitute.linker.order", fix="use 'ordered', 'random' or 'spread'")
+    limit = PLACE_MIN_CONTACT_A if relax else MIN_CONTACT_A
     sym = np.array(atoms.get_chemical_symbols())
     n_metal = int(np.isin(sym, list(METALS)).sum())
     graph = bond_graph(atoms)
@@ -126,7 +158,7 @@ def substitute_linkers(atoms: Atoms, old: str, new: str, x: float, order: str = 
                 spread = min((_pbc_dist(atoms, opt["centre"], c["centre"]) for c in chosen), default=0.0)
                 scored.append((round(d, 2), round(spread, 2), -opt["site"], opt, d))
             scored.sort(key=lambda t: t[:3], reverse=True)
-            if scored and scored[0][4] >= MIN_CONTACT_A:
+            if scored and scored[0][4] >= limit:
                 pick, best = scored[0][3], scored[0][4]
         else:
             for site in random_order:
@@ -134,15 +166,16 @@ def substitute_linkers(atoms: Atoms, old: str, new: str, x: float, order: str = 
                     continue
                 best, pick = max(((contact(o), o) for o in options if o["site"] == site),
                                  key=lambda t: t[0])
-                if best >= MIN_CONTACT_A:
+                if best >= limit:
                     break
                 used_sites.add(int(site))  # clashes now, and more linkers only add atoms
                 pick = None
         if pick is None:
             raise StructureError(
                 f"only {len(chosen)} of {n_sub} {old} -> {new} substitutions fit without atoms closer "
-                f"than {MIN_CONTACT_A} Å", source=source, where="substitute.linker",
-                fix="lower x, use order: random with another seed, or a larger (super)cell")
+                f"than {limit} Å", source=source, where="substitute.linker",
+                fix="lower x, use order: random with another seed, a larger (super)cell, "
+                    "or relax: true (place then relax with the MLIP)")
         used_sites.add(pick["site"])
         removed.update(int(i) for i in pick["remove"] if i not in pick["keep_n"])
         added_symbols += list(pick["symbols"])
@@ -156,6 +189,171 @@ def substitute_linkers(atoms: Atoms, old: str, new: str, x: float, order: str = 
             "n_substituted": n_sub, "n_candidates": len(candidates),
             "sites": [{"N_atoms": [int(n) + 1 for n in c["keep_n"]], "flipped": bool(c["flip"]),
                        "min_contact_A": round(float(c["contact"]), 3)} for c in chosen]}
+    if relax:
+        out, info["relaxation"] = _relax(out, provider, new)
+    return out, info
+
+
+def _relax(atoms: Atoms, provider, new: str) -> tuple[Atoms, list[dict]]:
+    """Staged MLIP relaxation (cached) of a substituted cell; returns (atoms, summaries)."""
+    from zifsim.structures.nets import relax_staged
+    relaxed = relax_staged(atoms, provider, tag=f"sub-{new}")
+    summaries = relaxed.info.get("relaxation", [])
+    out = Atoms(relaxed.get_chemical_symbols(), positions=relaxed.positions, cell=relaxed.cell, pbc=True)
+    out.wrap()
+    keep = ("steps", "converged", "fmax_eV_A", "final_fmax_eV_A", "energy_eV", "volume_A3",
+            "cell_relaxed", "provider")
+    return out, [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in sm.items() if k in keep}
+                 for sm in summaries]
+
+
+def _rotate_about(v: np.ndarray, axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rodrigues rotation of vectors ``v`` (rows) about unit ``axis`` by ``angle`` (rad)."""
+    c, s = np.cos(angle), np.sin(angle)
+    return v * c + np.cross(axis, v) * s + np.outer(v @ axis, axis) * (1.0 - c)
+
+
+#: contact radii (Å) for ranking placements: a pair is "touching" at r_i + r_j
+#: (H...H 1.2, H...C 1.6, C...C 2.0 Å), so heavy-atom clashes, which could turn
+#: into bonds on relaxation, count more than H...H ones
+CONTACT_RADII_A = {"H": 0.6}
+CONTACT_RADIUS_HEAVY_A = 1.0
+
+
+def _contact_radii(symbols) -> np.ndarray:
+    return np.array([CONTACT_RADII_A.get(s, CONTACT_RADIUS_HEAVY_A) for s in symbols])
+
+
+def _near_contact(cell: np.ndarray, rest: np.ndarray, new: np.ndarray, cutoff: float = 3.0,
+                  r_rest: np.ndarray | None = None, r_new: np.ndarray | None = None
+                  ) -> tuple[float, float]:
+    """(shortest periodic distance Å, shortest ``d - r_i - r_j`` Å) between points ``new``
+    and ``rest`` (min over 27 images; radii default to 0)."""
+    inv = np.linalg.inv(cell)
+    centre = new.mean(axis=0)
+    rel = rest - centre
+    rel -= np.round(rel @ inv) @ cell
+    images = np.array([(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]) @ cell
+    reach = float(np.linalg.norm(new - centre, axis=1).max()) + cutoff
+    near = (rel[None, :, :] + images[:, None, :]).reshape(-1, 3)
+    rr = np.tile(np.zeros(len(rest)) if r_rest is None else r_rest, len(images))
+    keep = np.linalg.norm(near, axis=1) < reach
+    near, rr = near[keep], rr[keep]
+    if not len(near):
+        return cutoff, cutoff
+    d = np.linalg.norm((new - centre)[:, None, :] - near[None, :, :], axis=2)
+    rn = np.zeros(len(new)) if r_new is None else r_new
+    return float(min(d.min(), cutoff)), float(min((d - rn[:, None] - rr[None, :]).min(), cutoff))
+
+
+def place_linkers(atoms: Atoms, old: str, new: str, x: float, seed: int = 0, rotations: int = 24,
+                  source: str | None = None) -> tuple[Atoms, dict]:
+    """The placement step of "place then relax" (``order="spread"``, ``relax=True``) alone.
+
+    Returns the unrelaxed cell, in which new atoms may come as close as
+    :data:`PLACE_MIN_CONTACT_A` (Å) to others, and the substitution info
+    (sites, rotation about N...N in degrees, shortest contact and gap in Å).
+    No MLIP is needed: use it to inspect or test the start of the relaxation.
+    """
+    return _substitute_spread(atoms, old, new, x, seed, source, True, rotations)
+
+
+def _substitute_spread(atoms: Atoms, old: str, new: str, x: float, seed: int, source: str | None,
+                       relax: bool, rotations: int) -> tuple[Atoms, dict]:
+    """``order="spread"``: sites far apart, each linker turned to its least-clashing orientation."""
+    table = linker_table()
+    for name in (old, new):
+        if name not in table:
+            raise InputError(f"unknown linker {name!r}", source=source, where="substitute.linker",
+                             fix=f"use one of {', '.join(table)}")
+    sym = np.array(atoms.get_chemical_symbols())
+    n_metal = int(np.isin(sym, list(METALS)).sum())
+    graph = bond_graph(atoms)
+    candidates = [lk for lk in find_linkers(atoms, graph, source=source) if lk.name == old and lk.ring]
+    n_sub = count_for_fraction(x, n_metal, len(candidates), source, new, old)
+    limit = PLACE_MIN_CONTACT_A if relax else MIN_CONTACT_A
+    gap_limit = PLACE_MIN_GAP_A if relax else -np.inf
+    cell = np.asarray(atoms.cell, float)
+    flips = (False, True) if new in ("Clbim", "mbim") else (False,)
+    angles = np.linspace(0.0, 2.0 * np.pi, max(1, int(rotations)), endpoint=False)
+    sites = []
+    for lk in candidates:
+        pos = dict(zip(lk.indices.tolist(), unwrapped_positions(atoms, graph, lk.indices)))
+        r = lk.ring
+        n1, n3 = pos[r["N1"]], pos[r["N3"]]
+        axis = (n3 - n1) / np.linalg.norm(n3 - n1)
+        mid = 0.5 * (n1 + n3)
+        opts = []
+        for flip in flips:
+            for ang in angles:
+                c2 = mid + _rotate_about((pos[r["C2"]] - mid)[None, :], axis, ang)[0]
+                a, b = (n3, n1) if flip else (n1, n3)
+                symbols, xyz = placed_template(new, a, b, c2)
+                opts.append({"flip": flip, "angle_deg": float(np.degrees(ang)),
+                             "symbols": symbols[2:], "positions": xyz[2:]})
+        metals = {int(m) for n in (r["N1"], r["N3"]) for m in graph.neighbours(n) if graph.is_metal[m]}
+        sites.append({"linker": lk, "keep_n": (r["N1"], r["N3"]), "centre": mid, "metals": metals,
+                      "remove": [int(i) for i in lk.indices if i not in (r["N1"], r["N3"])],
+                      "options": opts})
+    removed: set[int] = set()
+    added: list[np.ndarray] = []
+    added_sym: list[str] = []
+    chosen: list[dict] = []
+
+    def best_option(site) -> tuple[float, dict]:
+        """(shortest contact Å, option) of the orientation with the largest radius-scaled gap."""
+        gone = removed | set(site["remove"])
+        keep = np.array([i for i in range(len(atoms)) if i not in gone and i not in site["keep_n"]])
+        rest = np.vstack([atoms.positions[keep]] + ([np.array(added)] if added else []))
+        r_rest = _contact_radii(list(sym[keep]) + added_sym)
+        scored = []
+        for k, o in enumerate(site["options"]):
+            d, gap = _near_contact(cell, rest, o["positions"], r_rest=r_rest,
+                                   r_new=_contact_radii(o["symbols"]))
+            scored.append((round(gap, 3), -k, d, o))
+        gap, _, d, o = max(scored, key=lambda t: t[:2])
+        return d, {**o, "gap": gap}
+
+    rng = np.random.default_rng(seed)
+    for _ in range(n_sub):
+        free = [k for k in range(len(sites)) if k not in {c["site"] for c in chosen}]
+        scored = {k: best_option(sites[k]) for k in free}
+        ok = [k for k in free if scored[k][0] >= limit and scored[k][1]["gap"] >= gap_limit]
+        if not ok:
+            pick = None
+        elif not chosen:  # first site: drawn from seed among the least-clashing ones
+            top = max(scored[k][1]["gap"] for k in ok)
+            pool = [k for k in ok if scored[k][1]["gap"] >= top - 0.05]
+            pick = int(pool[rng.integers(len(pool))])
+        else:
+            def spread(k):
+                return min(_pbc_dist(atoms, sites[k]["centre"], sites[c["site"]]["centre"]) for c in chosen)
+
+            def shared(k):  # metals that would carry two new linkers
+                return len(sites[k]["metals"] & set().union(*(sites[c["site"]]["metals"] for c in chosen)))
+            # fewest metals with two new linkers, farthest from the chosen sites (to 0.5 Å),
+            # then the least clashing
+            pick = max(ok, key=lambda k: (-shared(k), round(spread(k) * 2) / 2, scored[k][1]["gap"], -k))
+        if pick is None or scored[pick][0] < limit:
+            raise StructureError(
+                f"only {len(chosen)} of {n_sub} {old} -> {new} substitutions fit without atoms closer "
+                f"than {limit} Å", source=source, where="substitute.linker",
+                fix="lower x or use a larger (super)cell" + ("" if relax else ", or relax: true"))
+        d, opt = scored[pick]
+        removed.update(sites[pick]["remove"])
+        added += list(opt["positions"])
+        added_sym += list(opt["symbols"])
+        chosen.append({"site": pick, "contact": d, "opt": opt})
+    keep = [i for i in range(len(atoms)) if i not in removed]
+    out = Atoms(sym[keep].tolist() + added_sym, positions=np.vstack([atoms.positions[keep], np.array(added)]),
+                cell=atoms.cell, pbc=True)
+    out.wrap()
+    info = {"from": old, "to": new, "x": x, "order": "spread", "seed": seed, "rotations": int(rotations),
+            "n_substituted": n_sub, "n_candidates": len(candidates), "relax": bool(relax),
+            "sites": [{"N_atoms": [int(n) + 1 for n in sites[c["site"]]["keep_n"]],
+                       "flipped": bool(c["opt"]["flip"]), "rotation_deg": round(c["opt"]["angle_deg"], 1),
+                       "min_contact_A": round(float(c["contact"]), 3),
+                       "min_gap_A": round(float(c["opt"]["gap"]), 3)} for c in chosen]}
     return out, info
 
 
