@@ -164,9 +164,10 @@ def material_elements(material: Any) -> set[str]:
 
 
 def mlip_installed(model: str = DEFAULT_MLIP_MODEL) -> bool:
-    """True when torch and the model's package are installed (no import: cheap)."""
+    """True when torch, the model's package and dftd3 (the default D3 dispersion) are
+    installed, i.e. the ``[mlip]`` extra (found without importing them: cheap)."""
     package = _MLIP_PACKAGES.get(model, model)
-    return all(importlib.util.find_spec(p) is not None for p in ("torch", package))
+    return all(importlib.util.find_spec(p) is not None for p in ("torch", package, "dftd3"))
 
 
 def _registry_provider(material: Any) -> tuple[str, str | None, bool]:
