@@ -110,6 +110,21 @@ def test_changed_stage_is_refused(tiny_run, znn_ffield):
         run_protocol(zif4_unit_cell(), changed, {"kind": "reaxff", "file": str(znn_ffield)}, out, seed=7)
 
 
+def test_resume_with_another_force_model_is_refused(tiny_run, znn_ffield, tmp_path):
+    """A run folder started with one force model must not be continued with another."""
+    import json
+    import shutil
+    out = tmp_path / "copy"
+    shutil.copytree(tiny_run[0], out)
+    meta = json.loads((out / "metadata.json").read_text())
+    meta["provider"] = {"kind": "mlip", "name": "mlip:chgnet-0.3.0+d3bj", "model": "chgnet",
+                        "weights_sha256": "d14ab7c0", "dispersion": "d3bj"}
+    (out / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="mix two force models") as err:
+        run_protocol(zif4_unit_cell(), "tiny", {"kind": "reaxff", "file": str(znn_ffield)}, out, seed=7)
+    assert err.value.where == "provider" and "mlip:chgnet" in str(err.value)
+
+
 @pytest.mark.parametrize("metal", ["Cd", "Co"])
 def test_uncovered_metal_refused_before_anything_runs(znn_ffield, tmp_path, metal):
     cell = zif4_unit_cell().copy()

@@ -99,6 +99,16 @@ def _lammps_version(comm) -> str:
         lmp.close()
 
 
+#: provider metadata keys that identify the force model (not threads, paths or devices)
+PROVIDER_IDENTITY_KEYS = ("kind", "sha256", "model", "model_version", "weights_sha256", "dispersion")
+
+
+def provider_identity(meta: dict) -> dict:
+    """The part of a provider's metadata that names its force model: kind, parameter-file or
+    weights sha256, model version and dispersion (a resumed run must match it)."""
+    return {k: meta.get(k) for k in PROVIDER_IDENTITY_KEYS if meta.get(k) is not None}
+
+
 def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
                  provider: ForceProvider | str | dict | None, out_dir: str | os.PathLike,
                  seed: int = 12345, threads: int = 1, progress_interval_s: float = 20.0,
@@ -146,6 +156,13 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
         if old and old.get("input_sha256") != data_sha:
             raise ConfigError(f"{out} holds a run of another cell (input.data differs)", source=str(meta_path),
                               fix="choose a new --out directory, or delete the old run")
+        if old and old.get("provider") and provider_identity(old["provider"]) != provider_identity(
+                provider.metadata()):
+            raise ConfigError(f"{out} was run with {old['provider'].get('name', old['provider'].get('kind'))}, "
+                              f"not {provider.name}: resuming would mix two force models in one trajectory",
+                              source=str(meta_path), where="provider",
+                              fix="resume with the provider (and parameter file / model) that started the run, "
+                                  "or choose a new --out directory")
         if old and old.get("seed") is not None and int(old["seed"]) != int(seed):
             raise ConfigError(f"{out} was started with seed {old['seed']}, not {seed}", source=str(meta_path),
                               where="seed", fix=f"resume with --seed {old['seed']}, or choose a new --out directory")
