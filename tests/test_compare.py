@@ -100,3 +100,12 @@ def test_diffusion_matched_to_the_fpmd_temperature(registry):
     s2 = summary(diffusion=[{"stage": "heat", "element": "Zn", "temp_K": 1500.0, "D_m2s": 1e-9,
                              "fit_window_ps": 0.5}])
     assert "D_Zn_1227C_FPMD_m2s" not in set(comparison_table([s2], registry).quantity)
+
+
+def test_melting_note_names_the_force_models_used():
+    from zifsim.compare.report import MLIP_TM_NOTE, REAXFF_TM_NOTE, melting_note
+    assert melting_note([{"provider": "reaxff:ffield_ZnN_2016"}]) == REAXFF_TM_NOTE
+    assert melting_note([{"provider": "mlip:chgnet-0.3.0+d3bj"}]) == MLIP_TM_NOTE
+    both = melting_note([{"provider": "reaxff:ffield_ZnN_2016"}, {"provider": "mlip:chgnet-0.3.0+d3bj"}])
+    assert "ReaxFF" in both and "CHGNet" in both and both.count("upper bounds") == 1
+    assert "ReaxFF" not in MLIP_TM_NOTE

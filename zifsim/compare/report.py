@@ -20,18 +20,32 @@ from zifsim.fileio import atomic_open
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_summaries", "comparison_table", "write_report", "COLUMNS", "REAXFF_TM_NOTE"]
+__all__ = ["load_summaries", "comparison_table", "write_report", "COLUMNS", "REAXFF_TM_NOTE", "MLIP_TM_NOTE", "melting_note"]
 
 COLUMNS = ["material", "quantity", "simulated", "experimental", "unit", "reference",
            "simulated_err", "experimental_low", "experimental_high", "n_runs", "protocol",
            "simulated_from", "note"]
 
-REAXFF_TM_NOTE = (
+TM_NOTE_COMMON = (
     "Simulated melting points are upper bounds. MD heats at 10^11-10^13 K/s (DSC: 10 K/min) a small, "
-    "defect-free periodic crystal that has no surface to nucleate the liquid, so it superheats; and "
-    "ReaxFF is known to overestimate Tm of ZIFs. First-principles MD of ZIF-4 (Gaillac et al. 2017) "
-    "also puts the Lindemann crossing at 727-1227 °C against 590 °C measured. Compare trends between "
-    "materials, not absolute Tm.")
+    "defect-free periodic crystal that has no surface to nucleate the liquid, so it superheats.")
+REAXFF_TM_CAVEAT = (
+    "ReaxFF is known to overestimate Tm of ZIFs; first-principles MD of ZIF-4 (Gaillac et al. 2017) "
+    "also puts the Lindemann crossing at 727-1227 °C against 590 °C measured.")
+MLIP_TM_CAVEAT = (
+    "The universal MLIP (CHGNet + D3) was fitted to near-equilibrium DFT data, not to the bond "
+    "breaking of a ZIF melt: its Tm is untested against experiment, and the short MLIP "
+    "demonstration protocols are not converged.")
+TM_NOTE_END = "Compare trends between materials, not absolute Tm."
+REAXFF_TM_NOTE = " ".join([TM_NOTE_COMMON, REAXFF_TM_CAVEAT, TM_NOTE_END])
+MLIP_TM_NOTE = " ".join([TM_NOTE_COMMON, MLIP_TM_CAVEAT, TM_NOTE_END])
+
+
+def melting_note(summaries) -> str:
+    """The caveat on simulated Tm for the force model(s) behind ``summaries`` (their provider names)."""
+    kinds = {str(s.get("provider") or "reaxff").split(":")[0] for s in summaries}
+    caveats = ([REAXFF_TM_CAVEAT] if "reaxff" in kinds else []) + ([MLIP_TM_CAVEAT] if kinds - {"reaxff"} else [])
+    return " ".join([TM_NOTE_COMMON, *caveats, TM_NOTE_END])
 
 
 def load_summaries(adirs) -> list[dict]:
@@ -276,7 +290,7 @@ def write_report(adirs, out) -> dict:
              "![comparison](comparison.png)", ""]
     heated = any("heating" in (s.get("stage_directions") or {}).values() for s in summaries)
     if heated or (table.quantity.str.startswith("Tm")).any() or any(s.get("Tm_K") for s in summaries):
-        lines += ["> **On melting points.** " + REAXFF_TM_NOTE, ""]
+        lines += ["> **On melting points.** " + melting_note(summaries), ""]
     for mat in materials:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in mat)
         plot_material(table, mat, out / f"comparison_{safe}.png")
