@@ -139,3 +139,24 @@ def test_relaxed_build_is_cached_and_keyed_by_inputs(tmp_path, monkeypatch):
     assert b.info["relaxation"]["provider"] == "test:lj"
     nets.build_net_cell("dia", "Co", provider=prov, steps=3, fmax=1e-9)
     assert prov.calls > calls and len(list((tmp_path / "nets").glob("*.extxyz"))) == 2
+
+
+def test_staged_relax_is_cached_and_keyed_by_the_start_structure(tmp_path, monkeypatch):
+    """relax_staged (place-then-relax substitutions): one summary per stage, cached, new key
+    when a position moves."""
+    monkeypatch.setenv("ZIFSIM_CACHE", str(tmp_path))
+    prov = _LJProvider()
+    start = nets.build_net_cell("dia", "Zn", relax=False)
+    stages = ({"cell": False, "fmax": 1e-9, "steps": 2, "optimizer": "FIRE"},
+              {"cell": True, "fmax": 1e-9, "steps": 2, "optimizer": "BFGS"})
+    a = nets.relax_staged(start, prov, stages=stages, tag="t")
+    assert [s["cell_relaxed"] for s in a.info["relaxation"]] == [False, True]
+    assert [s["optimizer"] for s in a.info["relaxation"]] == ["FIRE", "BFGS"]
+    calls = prov.calls
+    b = nets.relax_staged(start, prov, stages=stages, tag="t")
+    assert prov.calls == calls
+    np.testing.assert_allclose(b.positions, a.positions, atol=1e-6)
+    moved = start.copy()
+    moved.positions[0, 0] += 0.01
+    nets.relax_staged(moved, prov, stages=stages, tag="t")
+    assert prov.calls > calls and len(list((tmp_path / "nets").glob("t-*.extxyz"))) == 2
