@@ -76,6 +76,21 @@ def count_for_fraction(x: float, n_metal: int, n_available: int, source: str | N
     return n
 
 
+def _substitution_sites(atoms: Atoms, old: str, new: str, x: float, source: str | None):
+    """(bond graph, ``old`` ring linkers that may be replaced, how many to replace for ``x``);
+    unknown linker names raise InputError."""
+    table = linker_table()
+    for name in (old, new):
+        if name not in table:
+            raise InputError(f"unknown linker {name!r}", source=source, where="substitute.linker",
+                             fix=f"use one of {', '.join(table)}")
+    sym = np.array(atoms.get_chemical_symbols())
+    n_metal = int(np.isin(sym, list(METALS)).sum())
+    graph = bond_graph(atoms)
+    candidates = [lk for lk in find_linkers(atoms, graph, source=source) if lk.name == old and lk.ring]
+    return graph, candidates, count_for_fraction(x, n_metal, len(candidates), source, new, old)
+
+
 def substitute_linkers(atoms: Atoms, old: str, new: str, x: float, order: str = "ordered",
                        seed: int = 0, source: str | None = None, relax: bool = False,
                        provider=None, rotations: int = 24) -> tuple[Atoms, dict]:
@@ -98,21 +113,12 @@ def substitute_linkers(atoms: Atoms, old: str, new: str, x: float, order: str = 
         if relax:
             out, info["relaxation"] = _relax(out, provider, new)
         return out, info
-    table = linker_table()
-    for name in (old, new):
-        if name not in table:
-            raise InputError(f"unknown linker {name!r}", source=source, where="substitute.linker",
-                             fix=f"use one of {', '.join(table)}")
     if order not in ("ordered", "random"):
         raise InputError(f"unknown substitution order {order!r}", source=source,
                          where="substitute.linker.order", fix="use 'ordered', 'random' or 'spread'")
     limit = PLACE_MIN_CONTACT_A if relax else MIN_CONTACT_A
+    graph, candidates, n_sub = _substitution_sites(atoms, old, new, x, source)
     sym = np.array(atoms.get_chemical_symbols())
-    n_metal = int(np.isin(sym, list(METALS)).sum())
-    graph = bond_graph(atoms)
-    linkers = find_linkers(atoms, graph, source=source)
-    candidates = [lk for lk in linkers if lk.name == old and lk.ring]
-    n_sub = count_for_fraction(x, n_metal, len(candidates), source, new, old)
 
     # the new atoms of every candidate (both orientations for asymmetric linkers)
     options = []
@@ -127,7 +133,6 @@ def substitute_linkers(atoms: Atoms, old: str, new: str, x: float, order: str = 
                             "centre": np.mean([pos[n1], pos[n3]], axis=0)})
 
     rng = np.random.default_rng(seed)
-    current = atoms.copy()
     removed: set[int] = set()
     added_symbols: list[str] = []
     added_positions: list[np.ndarray] = []
@@ -261,16 +266,8 @@ def place_linkers(atoms: Atoms, old: str, new: str, x: float, seed: int = 0, rot
 def _substitute_spread(atoms: Atoms, old: str, new: str, x: float, seed: int, source: str | None,
                        relax: bool, rotations: int) -> tuple[Atoms, dict]:
     """``order="spread"``: sites far apart, each linker turned to its least-clashing orientation."""
-    table = linker_table()
-    for name in (old, new):
-        if name not in table:
-            raise InputError(f"unknown linker {name!r}", source=source, where="substitute.linker",
-                             fix=f"use one of {', '.join(table)}")
+    graph, candidates, n_sub = _substitution_sites(atoms, old, new, x, source)
     sym = np.array(atoms.get_chemical_symbols())
-    n_metal = int(np.isin(sym, list(METALS)).sum())
-    graph = bond_graph(atoms)
-    candidates = [lk for lk in find_linkers(atoms, graph, source=source) if lk.name == old and lk.ring]
-    n_sub = count_for_fraction(x, n_metal, len(candidates), source, new, old)
     limit = PLACE_MIN_CONTACT_A if relax else MIN_CONTACT_A
     gap_limit = PLACE_MIN_GAP_A if relax else -np.inf
     cell = np.asarray(atoms.cell, float)
