@@ -482,14 +482,10 @@ def build_net_cell(net: str, metal: str = "Zn", linker: str = "im", relax: bool 
 
     from zifsim.potentials.mlip import MLIPProvider
     provider = provider or MLIPProvider()
-    meta = provider.metadata()
     key = hashlib.sha256(json.dumps({
         "recipe": RECIPE_VERSION, "net": net, "metal": metal, "linker": linker,
         "offset": [float(x) for x in offset], "primitive": primitive, "fmax": fmax,
-        "steps": steps, "provider": getattr(provider, "name", None),
-        "dispersion": meta.get("dispersion"),
-        "model": meta.get("model"), "version": meta.get("model_version"),
-        "weights": meta.get("weights_sha256")}, sort_keys=True).encode()).hexdigest()[:16]
+        "steps": steps, **_provider_key(provider)}, sort_keys=True).encode()).hexdigest()[:16]
     path = cache_dir() / f"{metal}-im-{net}-{key}.extxyz"
     if cache and path.is_file():
         return _read_cache(path)
@@ -513,6 +509,7 @@ def _read_cache(path: Path) -> Atoms:
 
 
 def _provider_key(provider: Any) -> dict[str, Any]:
+    """What identifies the relaxing model in a cache key: name, model, version, weights, dispersion."""
     meta = provider.metadata()
     return {"provider": getattr(provider, "name", None), "dispersion": meta.get("dispersion"),
             "model": meta.get("model"), "version": meta.get("model_version"),
