@@ -1,4 +1,9 @@
-"""Partial RDFs against MDAnalysis InterRDF, read by MDAnalysis from the same dump files."""
+"""Partial RDFs against MDAnalysis InterRDF, read by MDAnalysis from the same dump files.
+
+g_ab is normalised by N_a N_b / V for like and unlike pairs (Faber-Ziman); InterRDF
+with ``exclusion_block=(1, 1)`` divides like pairs by N_a (N_a - 1), so its g_aa is
+rescaled by (N_a - 1) / N_a before the comparison.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -42,7 +47,9 @@ def test_rdf_matches_mdanalysis_interrdf(triclinic_run):
                        exclusion_block=(1, 1) if a == b else None).run()
         np.testing.assert_allclose(ref.results.bins, rdf.r, atol=1e-9)
         g = rdf.partial(a, b)
-        diff = np.abs(ref.results.rdf - g)
+        n_a = len(sel[a])
+        ref_g = ref.results.rdf * ((n_a - 1) / n_a if a == b else 1.0)
+        diff = np.abs(ref_g - g)
         assert diff.max() < TOL_G_MAX, (a, b)
         assert diff.mean() < TOL_G_MEAN, (a, b)
         # same number of pairs in total (no pair lost or double counted)
@@ -61,13 +68,34 @@ def test_rdf_first_peak_and_running_cn(triclinic_run):
     assert np.all(np.isfinite(rdf.total))
 
 
-def test_rdf_range_clipped_to_half_cell():
+def test_rdf_beyond_half_cell_equals_the_supercell():
+    """r_max 10 Å in a 7.22 Å cube: periodic images counted, same g(r) as a 4x4x4 supercell.
+
+    (The old RDF silently cut the range at half the cell, 3.61 Å.)
+    """
     atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)  # 7.22 Å cube
     rdf = PartialRDF(r_max=10.0, dr=0.05).compute(atoms)
-    assert rdf.r_max <= 3.61 + 1e-9
-    # fcc: 12 neighbours at a/sqrt(2)
-    n = rdf.running_cn("Cu", "Cu")[np.searchsorted(rdf.r, 3.0)]
-    assert abs(n - 12) < 1e-3
+    assert rdf.r_max == pytest.approx(10.0)
+    big = PartialRDF(r_max=10.0, dr=0.05).compute(atoms.repeat(2))
+    np.testing.assert_allclose(rdf.partial("Cu", "Cu"), big.partial("Cu", "Cu"), rtol=1e-12, atol=1e-12)
+    # fcc shells: 12 at a/sqrt(2), 6 at a, 24 at a sqrt(3/2), 12 at a sqrt(2) -> 54 within 5.3 Å
+    cn = rdf.running_cn("Cu", "Cu")
+    assert cn[np.searchsorted(rdf.r, 3.0)] == pytest.approx(12, abs=1e-9)
+    assert cn[np.searchsorted(rdf.r, 5.3)] == pytest.approx(54, abs=1e-9)
+    # triclinic (primitive fcc, 60°): also beyond half its width
+    prim = bulk("Cu", "fcc", a=3.61)
+    tri = PartialRDF(r_max=6.0, dr=0.05).compute(prim.repeat(2))
+    np.testing.assert_allclose(tri.running_cn("Cu", "Cu")[np.searchsorted(tri.r, 5.3)], 54, atol=1e-9)
+
+
+def test_like_pairs_normalised_by_na_nb_unit_cell_equals_supercell():
+    """N_a N_b / V for like pairs too: the 4-atom cell and its 3x3x3 supercell give the same g_aa."""
+    atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True)
+    # dr 0.0173: no lattice distance on a bin edge (float rounding would move it)
+    small = PartialRDF(r_max=8.0, dr=0.0173).compute(atoms)
+    big = PartialRDF(r_max=8.0, dr=0.0173).compute(atoms.repeat(3))
+    for a, b in (("Na", "Na"), ("Cl", "Cl"), ("Na", "Cl")):
+        np.testing.assert_allclose(small.partial(a, b), big.partial(a, b), atol=1e-10)
 
 
 def test_rdf_unknown_pair_is_an_input_error():
@@ -77,14 +105,15 @@ def test_rdf_unknown_pair_is_an_input_error():
         PartialRDF(pairs=[("Cu", "Zn")]).compute(atoms)
 
 
-def test_frames_with_a_shrunken_cell_are_left_out_and_counted():
+def test_frames_with_a_shrunken_cell_are_used():
+    """A frame narrower than 2 r_max is no longer left out (images are counted)."""
     from zifsim.analysis.trajectory import frame_from_atoms
     big = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(4)
     small = big.copy()
     small.set_cell(big.cell * 0.85, scale_atoms=True)  # 15 % compression: narrower than 2 r_max
     rdf = PartialRDF(r_max=10.0, dr=0.05).run([frame_from_atoms(big), frame_from_atoms(small),
                                                frame_from_atoms(big)])
-    assert rdf.n_frames == 3 and rdf.n_skipped == 1
+    assert rdf.n_frames == 3 and rdf.n_skipped == 0
     assert rdf.running_cn("Cu", "Cu")[np.searchsorted(rdf.r, 3.0)] == pytest.approx(12, abs=1e-3)
 
 

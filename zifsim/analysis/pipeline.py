@@ -133,11 +133,9 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
             window = int(min(20, max(3, longest // 5)))
     coord = Coordination(cutoffs=cutoffs)
     lind = Lindemann(window=window, stride=max(1, window // 2))  # half-overlapping windows
-    # one r grid for every stage: fixed on the first frame with a 10 % margin for shrinking cells
-    r_common = {}
-
+    # one r grid for every stage; any r_max in any cell (periodic images are counted)
     def make_rdf():
-        return PartialRDF(r_max=r_common.get("r", r_max), dr=dr, margin=False)
+        return PartialRDF(r_max=r_max, dr=dr)
 
     rdfs = PerStage(make_rdf)
     from zifsim.analysis.diffusion import Diffusion
@@ -149,8 +147,6 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
     for frame in frames:
         if first_frame is None:
             first_frame = frame
-            from zifsim.analysis.rdf import max_rdf_range
-            r_common["r"] = min(r_max, 0.9 * max_rdf_range(frame.cell))
         last_frame = frame
         for a in analyses:
             a.feed(frame)

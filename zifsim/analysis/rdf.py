@@ -6,9 +6,14 @@ for every element pair at once with one ``bincount``. (freud's AABBQuery gives
 the same pairs, but materialising its neighbour lists was 3x slower here, and
 freud.density.RDF took ~430 MB per instance at 475 bins.)
 
-g_ab(r) is normalised like MDAnalysis InterRDF with ``norm="rdf"``: the
-number of b atoms in a shell around an a atom divided by ``N_b/V`` times the
-shell volume, averaged over frames (a == b excludes the self pair only).
+g_ab(r) is the number of b atoms in a shell around an a atom divided by
+``N_b/V`` times the shell volume, for like AND unlike pairs (normalisation
+N_a N_b / V, the Faber-Ziman convention; docs/xray.md), summed over frames.
+So g_ab(r) of a crystal is the same for its unit cell and any supercell, and
+g_aa -> 1 - 1/N_a (not 1) at large r in a finite cell. Any r_max in any cell:
+periodic images beyond half the cell width are counted (:func:`periodic_pairs`).
+(MDAnalysis InterRDF with ``exclusion_block=(1, 1)`` divides like pairs by
+N_a (N_a - 1) instead: its g_aa is larger by N_a / (N_a - 1).)
 """
 from __future__ import annotations
 
@@ -26,18 +31,29 @@ log = logging.getLogger(__name__)
 __all__ = ["PartialRDF", "max_rdf_range", "periodic_pairs"]
 
 
-def periodic_pairs(cell: np.ndarray, frac: np.ndarray, r_max: float, unordered_ok: bool = False):
-    """Pairs (i, j, d) of atoms closer than r_max (Å) through the periodic boundaries.
+def _widths(cell: np.ndarray) -> np.ndarray:
+    """Perpendicular widths (Å) of a cell: V / |b x c| etc."""
+    vol = abs(np.linalg.det(cell))
+    return np.array([vol / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3])) for k in range(3)])
 
-    Returns ``(i, j, d, ordered)``: every ordered pair i != j (``ordered`` True),
-    or, for an orthorhombic cell when ``unordered_ok``, every unordered pair once
-    (periodic k-d tree, twice as fast). Needs r_max < half the smallest
-    perpendicular width (one image per pair). Triclinic cells: ghost copies of
-    atoms within r_max of a face, then a k-d tree search from the atoms of the cell.
+
+def periodic_pairs(cell: np.ndarray, frac: np.ndarray, r_max: float, unordered_ok: bool = False):
+    """Pairs (i, j, d) of atoms closer than r_max (Å) through the periodic boundaries, every image.
+
+    Returns ``(i, j, d, ordered)``. Any r_max in any cell: when r_max exceeds half
+    a perpendicular width, several periodic images of a pair (and images of an
+    atom itself, i == j with d > 0) are all returned, so the RDF of a unit cell
+    equals that of any supercell. Fast path (``unordered_ok`` and an orthorhombic
+    cell with r_max below half its smallest width): every unordered pair once
+    (periodic k-d tree, ``ordered`` False). Otherwise: ghost copies of the atoms
+    within r_max of the cell, then one k-d tree search from the atoms of the cell;
+    every ordered pair (``ordered`` True); only the zero-distance self pair is dropped.
     """
     from scipy.spatial import cKDTree
     cell = np.asarray(cell, float)
-    if unordered_ok and not np.any(cell[np.triu_indices(3, 1)]) and not np.any(cell[np.tril_indices(3, -1)]):
+    widths = _widths(cell)
+    orthorhombic = not np.any(cell[np.triu_indices(3, 1)]) and not np.any(cell[np.tril_indices(3, -1)])
+    if unordered_ok and orthorhombic and r_max < 0.5 * widths.min():
         box = np.diag(cell).copy()
         pos = np.mod(frac * box, box)
         pairs = cKDTree(pos, boxsize=box).query_pairs(r_max, output_type="ndarray")
@@ -47,11 +63,10 @@ def periodic_pairs(cell: np.ndarray, frac: np.ndarray, r_max: float, unordered_o
         d = np.sqrt(np.einsum("ij,ij->i", dv, dv))
         keep = d < r_max
         return i[keep], j[keep], d[keep], False
-    vol = abs(np.linalg.det(cell))
-    widths = np.array([vol / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3])) for k in range(3)])
     margin = r_max / widths
+    n_img = np.ceil(margin).astype(int)
     idx_parts, frac_parts = [], []
-    for shift in itertools.product((-1, 0, 1), repeat=3):
+    for shift in itertools.product(*[range(-n, n + 1) for n in n_img]):
         f = frac + np.array(shift)
         inside = np.all((f >= -margin) & (f < 1 + margin), axis=1)
         idx_parts.append(np.flatnonzero(inside))
@@ -59,21 +74,20 @@ def periodic_pairs(cell: np.ndarray, frac: np.ndarray, r_max: float, unordered_o
     ghost_idx = np.concatenate(idx_parts)
     ghost_pos = np.concatenate(frac_parts) @ cell
     pos = frac @ cell
-    tree_all = cKDTree(ghost_pos)
-    tree_cell = cKDTree(pos)
-    pairs = tree_cell.sparse_distance_matrix(tree_all, r_max, output_type="ndarray")
+    pairs = cKDTree(pos).sparse_distance_matrix(cKDTree(ghost_pos), r_max, output_type="ndarray")
     i, jg, d = pairs["i"], pairs["j"], pairs["v"]
     j = ghost_idx[jg]
-    keep = i != j  # the self pair (distance 0); one image per pair since r_max < width / 2
+    keep = (i != j) | (d > 1e-8)  # drop only the atom itself; its periodic images count
     return i[keep], j[keep], d[keep], True
 
 
 def max_rdf_range(cell: np.ndarray) -> float:
-    """Largest r (Å) for a minimum-image RDF: half the smallest perpendicular cell width."""
-    cell = np.asarray(cell, float)
-    vol = abs(np.linalg.det(cell))
-    widths = [vol / np.linalg.norm(np.cross(cell[(i + 1) % 3], cell[(i + 2) % 3])) for i in range(3)]
-    return 0.5 * min(widths)
+    """Half the smallest perpendicular cell width (Å): the minimum-image range.
+
+    :class:`PartialRDF` is not limited by it (periodic images are counted); it is
+    kept as the range beyond which a small cell repeats its own atoms.
+    """
+    return 0.5 * float(_widths(np.asarray(cell, float)).min())
 
 
 class PartialRDF(FrameAnalysis):
@@ -81,11 +95,13 @@ class PartialRDF(FrameAnalysis):
 
     Parameters
     ----------
-    r_max : Å (clipped to 95 % of half the smallest cell width of the first frame, or
-        99.9 % with ``margin=False``; frames whose cell is narrower are left out
-        and counted in ``n_skipped``).
+    r_max : Å, any value (periodic images are counted; no clipping to half the cell).
     dr : bin width in Å.
     pairs : list of (a, b) element pairs; default every unordered pair.
+    sigma : Å, Gaussian broadening of every pair distance (0: none). For a static
+        structure it stands for thermal motion (a Debye-Waller factor
+        exp(-σ²Q²/2) on S_ab(Q)); MD frames need none.
+    margin : ignored (kept for callers of the old clipped RDF).
 
     Results
     -------
@@ -95,8 +111,9 @@ class PartialRDF(FrameAnalysis):
     table : DataFrame with r_A and one column ``g_a-b`` per pair plus ``g_total``.
     """
 
-    def __init__(self, r_max: float = 10.0, dr: float = 0.02, pairs=None, margin: bool = True):
+    def __init__(self, r_max: float = 10.0, dr: float = 0.02, pairs=None, margin=None, sigma: float = 0.0):
         super().__init__()
+        self.sigma = float(sigma)
         self.margin = margin
         self.r_max_requested = float(r_max)
         self.dr = float(dr)
@@ -117,9 +134,10 @@ class PartialRDF(FrameAnalysis):
                     if e not in elements:
                         raise InputError(f"RDF pair {p}: no {e} atoms", where="pairs",
                                          fix=f"choose pairs among {elements}")
-        # 5 % margin: the cell may shrink during NPT runs (glasses densify)
-        self.r_max = min(self.r_max_requested, max_rdf_range(frame.cell) * (0.95 if self.margin else 0.999))
-        self.n_skipped = 0
+        self.r_max = self.r_max_requested
+        if not self.r_max > 0:
+            raise InputError(f"RDF range r_max = {self.r_max}", where="r_max", fix="give r_max > 0 (Å)")
+        self.n_skipped = 0  # no frame is left out any more (kept for callers)
         self._n_used = 0
         self.nbins = max(1, int(np.floor(self.r_max / self.dr + 1e-9)))
         self.r_max = self.nbins * self.dr
@@ -127,17 +145,11 @@ class PartialRDF(FrameAnalysis):
         self.counts = {e: int(m.sum()) for e, m in self.masks.items()}
         self._hist = {p: np.zeros(self.nbins) for p in self.pairs}
         self.type_index = np.array([elements.index(e) for e in frame.elements])
-        self._norm = {p: 0.0 for p in self.pairs}  # sum over frames of N_a * N_b(-1) / V
+        self._norm = {p: 0.0 for p in self.pairs}  # sum over frames of N_a * N_b / V
         self._density = 0.0
         self.edges = np.linspace(0.0, self.r_max, self.nbins + 1)
 
     def _single_frame(self, frame: Frame) -> None:
-        if max_rdf_range(frame.cell) <= self.r_max:  # the box shrank (NPT, shear) below 2 r_max
-            self.n_skipped += 1
-            if self.n_skipped == 1:
-                log.warning("cell of step %s narrower than 2 r_max = %.2f Å: frame(s) left out of the RDF",
-                            frame.step, 2 * self.r_max)
-            return
         vol = frame.volume
         self._density += frame.n_atoms / vol
         self._n_used += 1
@@ -152,18 +164,23 @@ class PartialRDF(FrameAnalysis):
         for a, b in self.pairs:
             ia, ib = self.elements.index(a), self.elements.index(b)
             self._hist[(a, b)] += hist[ia, ib]
-            same = a == b
-            nb = self.counts[b] - (1 if same else 0)
-            self._norm[(a, b)] += self.counts[a] * nb / vol
+            self._norm[(a, b)] += self.counts[a] * self.counts[b] / vol
 
     def _conclude(self) -> None:
         import pandas as pd
         shell = 4.0 / 3.0 * np.pi * (self.edges[1:] ** 3 - self.edges[:-1] ** 3)
         self.r = 0.5 * (self.edges[1:] + self.edges[:-1])
         self.partials = {}
+        kernel = None
+        if self.sigma > 0:  # Gaussian broadening of the pair counts (number of pairs per bin)
+            half = int(np.ceil(4 * self.sigma / self.dr))
+            x = np.arange(-half, half + 1) * self.dr
+            kernel = np.exp(-0.5 * (x / self.sigma) ** 2)
+            kernel /= kernel.sum()
         for p in self.pairs:
             norm = self._norm[p] * shell
-            self.partials[p] = np.divide(self._hist[p], norm, out=np.zeros_like(norm), where=norm > 0)
+            h = self._hist[p] if kernel is None else np.convolve(self._hist[p], kernel, mode="same")
+            self.partials[p] = np.divide(h, norm, out=np.zeros_like(norm), where=norm > 0)
         n = sum(self.counts.values())
         self.concentrations = {e: self.counts[e] / n for e in self.elements}
         self.number_density = self._density / max(self._n_used, 1)
@@ -193,12 +210,14 @@ class PartialRDF(FrameAnalysis):
         raise KeyError(f"pair {a}-{b} not computed; pairs: {self.pairs}")
 
     def running_cn(self, a: str, b: str) -> np.ndarray:
-        """Running coordination number n_ab(r) = 4π ρ_b ∫ r² g_ab dr (b around a)."""
+        """Running coordination number n_ab(r) = 4π ρ_b ∫ r² g_ab dr (b around a), at the upper bin edges.
+
+        Summed with the exact shell volumes, so it inverts the normalisation of g.
+        """
         g = self.partial(a, b)
-        nb = self.counts[b]
-        # same normalisation as g: N_b - 1 partners when a == b
-        rho_b = self.number_density * self.concentrations[b] * ((nb - 1) / nb if a == b else 1.0)
-        return np.cumsum(4 * np.pi * rho_b * self.r ** 2 * g * self.dr)
+        rho_b = self.number_density * self.concentrations[b]  # N_b / V, as in the normalisation of g
+        shell = 4.0 / 3.0 * np.pi * (self.edges[1:] ** 3 - self.edges[:-1] ** 3)
+        return np.cumsum(rho_b * shell * g)
 
     def peaks(self, min_height: float = 1.2, min_separation_A: float = 0.3):
         """Table of peak positions (Å) and heights of every partial."""
