@@ -38,3 +38,28 @@ def reference_dir() -> Path:
         pytest.skip(f"reference structures not found in {path} "
                     "(set ZIFSIM_REFERENCE_DIR or place ../shared/reference beside the checkout)")
     return path
+
+
+
+from zifsim.potentials.base import ForceProvider  # noqa: E402
+
+
+class SoftProvider(ForceProvider):
+    """A fast stand-in force model for engine plumbing tests (lock, signals, paths): LAMMPS
+    ``pair_style soft`` (a gentle cosine repulsion, 1.5 Å cutoff) for every element, real units.
+    Not physics: ReaxFF on the same cell runs ~1000 times slower."""
+
+    name, units, atom_style = "test:soft", "real", "charge"
+    elements = ("C", "H", "N", "O", "Zn", "Cu", "Co", "Cd")
+
+    def setup_commands(self, type_elements):
+        return ["pair_style soft 1.5", "pair_coeff * * 2.0"]
+
+    def metadata(self):
+        return {"kind": "test-soft", "name": self.name}
+
+
+@pytest.fixture
+def soft_provider():
+    """A :class:`SoftProvider` instance (fast, not physics)."""
+    return SoftProvider()

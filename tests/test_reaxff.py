@@ -34,8 +34,8 @@ def test_provider_commands_and_metadata(znn_ffield, tmp_path):
     for line in ("nbrhood_cutoff 5.0", "hbond_cutoff 6.0", "bond_graph_cutoff 0.3", "thb_cutoff 0.001"):
         assert line in control
     cmds = p.setup_commands(["C", "H", "N", "Zn"])
-    assert cmds[0] == f"pair_style reaxff {tmp_path / 'reaxff.control'}"
-    assert cmds[1].endswith(f"{znn_ffield.resolve()} C H N Zn")
+    assert cmds[0] == f"pair_style reaxff \"{tmp_path / 'reaxff.control'}\""     # quoted for LAMMPS
+    assert cmds[1].endswith(f"\"{znn_ffield.resolve()}\" C H N Zn")
     assert "qeq/reaxff 1 0.0 10.0 1e-06 reaxff" in cmds[2]
     meta = p.metadata()
     assert meta["sha256"] == ZNN_SHA and meta["registered"] and meta["registry_name"] == "ZnN_2016"

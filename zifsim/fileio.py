@@ -60,3 +60,75 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
     with atomic_open(path) as fh:
         json.dump(data, fh, indent=2, default=default, sort_keys=False)
         fh.write("\n")
+
+
+#: characters LAMMPS gives a meaning inside a file name even when quoted:
+#: ``*`` (one file per timestep / newest restart) and ``%`` (one file per MPI rank)
+LAMMPS_WILDCARDS = "*%"
+
+
+def lammps_path(path: str | os.PathLike, what: str = "path") -> str:
+    """``path`` as one quoted LAMMPS argument, safe against ``#`` (comment), ``$`` (variable)
+    and blanks; refuses what no quoting can make safe (newline, ``*``, ``%``, both quote kinds).
+
+    ``what`` names the option or key the path came from (``--out``, ``provider.file``) in the error.
+    """
+    from zifsim.errors import InputError
+    text = os.fspath(path)
+    bad = sorted({c for c in text if c in LAMMPS_WILDCARDS or c in "\n\r\0"})
+    if not bad and '"' in text and "'" in text:
+        bad = ['"', "'"]
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise InputError(f"the path {text!r} contains {shown}, which LAMMPS cannot take in a file name",
+                         source=what, fix="choose a folder / file name without * % newlines "
+                                          "(and not both kinds of quote)")
+    return f"'{text}'" if '"' in text else f'"{text}"'
+
+
+def check_input_file(path: str | os.PathLike, what: str = "input file", fix: str | None = None) -> Path:
+    """Return ``path`` if it is a readable regular file; else raise InputError saying what it is
+    instead (missing, a directory, a symbolic-link loop, a device or pipe, unreadable)."""
+    from zifsim.errors import InputError
+    import errno
+    import stat
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            reason = "is a symbolic link loop"
+        elif exc.errno == errno.ENOENT:
+            reason = "not found" + (" (a dangling symbolic link)" if os.path.islink(path) else "")
+        elif exc.errno == errno.ENOTDIR:
+            reason = "not found (a part of the path is a file, not a folder)"
+        else:
+            reason = f"cannot be read ({exc.strerror})"
+        raise InputError(f"{what} {reason}", source=str(path), fix=fix) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{what} is a directory, not a file", source=str(path), fix=fix)
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{what} is not a regular file (a device, pipe or socket)", source=str(path), fix=fix)
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{what} is not readable (permission denied)", source=str(path), fix=fix)
+    return path
+
+
+def check_output_dir(path: str | os.PathLike, what: str = "--out") -> Path:
+    """Create the output folder ``path`` (parents too); a clear InputError when an existing
+    file (or a file in its parents) is in the way, or the folder cannot be created."""
+    from zifsim.errors import InputError
+    path = Path(path)
+    for p in [path, *path.parents]:
+        if p.exists() and not p.is_dir():
+            where = "is an existing file" if p == path else f"lies under {p}, which is a file"
+            raise InputError(f"output folder {path} {where}, not a folder", source=what,
+                             fix="give a folder name that is not taken by a file")
+        if p.exists():
+            break
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder {path}: {exc.strerror}", source=what,
+                         fix="choose a writable location") from None
+    return path

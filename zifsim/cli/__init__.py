@@ -54,7 +54,26 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ZifsimError as exc:
         print(f"zifsim {args.command}: error: {exc}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 1))
+    except OSError as exc:  # disk full, permissions ...: one clear line (a traceback with -v)
+        if args.verbose:
+            raise
+        print(f"zifsim {args.command}: error: {os_error_text(exc)}", file=sys.stderr)
         return 1
+
+
+def os_error_text(exc: OSError) -> str:
+    """One line for an operating-system error: the file, what happened, what to do."""
+    import errno
+    where = f"{exc.filename}: " if exc.filename else ""
+    text = f"{where}{exc.strerror or exc}"
+    fix = {errno.ENOSPC: "free disk space (or choose another --out on a disk with room) and rerun: "
+                         "finished files were written atomically and are intact",
+           errno.EDQUOT: "the disk quota is exhausted: free space and rerun",
+           errno.EACCES: "check the permissions of that path",
+           errno.EROFS: "the file system is read-only: choose another --out",
+           errno.ENOTDIR: "a part of that path is a file, not a folder"}.get(exc.errno)
+    return text + (f"\n  fix: {fix}" if fix else "")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,10 +23,12 @@ from ase.data import atomic_masses, atomic_numbers
 
 from zifsim import __version__
 from zifsim.errors import ConfigError, SimulationError, StructureError
-from zifsim.fileio import atomic_open, write_json
+from zifsim.fileio import atomic_open, check_input_file, check_output_dir, lammps_path, write_json
 from zifsim.potentials.base import ForceProvider, get_provider
 from zifsim.protocols.loader import Protocol, load_protocol, stage_fingerprint
+from zifsim.engine import interrupt
 from zifsim.engine.lammps_loader import mpi_world, new_lammps
+from zifsim.engine.lock import RunLock
 from zifsim.engine.stage import THERMO_COLUMNS, RunContext, StageRunner
 from zifsim.engine.plots import plot_run_thermo
 from zifsim.engine.units import unit_system
@@ -70,9 +72,8 @@ def lammps_data_text(atoms: Atoms, type_elements: list[str], atom_style: str = "
 def read_cell(path: str | os.PathLike) -> Atoms:
     """Read a cell (.extxyz, .cif or LAMMPS .data) as ase.Atoms."""
     path = Path(path)
-    if not path.is_file():
-        raise StructureError(f"cell file not found: {path}", source=str(path),
-                             fix="give an existing .extxyz, .cif or .data file (zifsim build writes them)")
+    check_input_file(path, "cell file",
+                     fix="give an existing .extxyz, .cif or .data file (zifsim build writes them)")
     try:
         from zifsim.structures import read_structure  # engineer A's reader (CIF cleaning, data masses)
     except ImportError:
@@ -145,34 +146,61 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
         raise ConfigError(f"seed must be a positive integer, got {seed}", where="seed", fix="use --seed 1 or larger")
     comm, rank, size = mpi_world()
     out = Path(out_dir)
+    lammps_path(out / "00-x" / "restart.0", "--out")   # refuse up front what LAMMPS cannot take
     type_elements = default_type_order(atoms)
     data_text = lammps_data_text(atoms, type_elements, provider.atom_style,
                                  title=f"zifsim input {atoms.get_chemical_formula()}")
     data_sha = hashlib.sha256(data_text.encode()).hexdigest()
     meta_path = out / "metadata.json"
+    dirs = protocol.stage_dirs()
+    lock = None
     if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        old = _read_json(meta_path)
-        if old and old.get("input_sha256") != data_sha:
-            raise ConfigError(f"{out} holds a run of another cell (input.data differs)", source=str(meta_path),
-                              fix="choose a new --out directory, or delete the old run")
-        if old and old.get("provider") and provider_identity(old["provider"]) != provider_identity(
-                provider.metadata()):
-            raise ConfigError(f"{out} was run with {old['provider'].get('name', old['provider'].get('kind'))}, "
-                              f"not {provider.name}: resuming would mix two force models in one trajectory",
-                              source=str(meta_path), where="provider",
-                              fix="resume with the provider (and parameter file / model) that started the run, "
-                                  "or choose a new --out directory")
-        if old and old.get("seed") is not None and int(old["seed"]) != int(seed):
-            raise ConfigError(f"{out} was started with seed {old['seed']}, not {seed}", source=str(meta_path),
-                              where="seed", fix=f"resume with --seed {old['seed']}, or choose a new --out directory")
-        if not (out / "input.data").exists():
-            with atomic_open(out / "input.data") as fh:
-                fh.write(data_text)
+        check_output_dir(out, "--out")
+        lock = RunLock(out).acquire()
+    try:
+        with interrupt.stop_signals_handled():
+            if rank == 0:
+                _check_resume(out, meta_path, data_sha, provider, seed, protocol, dirs)
+                if not (out / "input.data").exists():
+                    with atomic_open(out / "input.data") as fh:
+                        fh.write(data_text)
+            return _run_stages(atoms, protocol, provider, out, dirs, type_elements, data_sha, seed, threads,
+                               progress_interval_s, source, provider_choice, comm, rank, size)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _check_resume(out: Path, meta_path: Path, data_sha: str, provider: ForceProvider, seed: int,
+                  protocol: Protocol, dirs: list[str]) -> None:
+    """Refuse, before anything in ``out`` is written, a resume that would mix runs."""
+    old = _read_json(meta_path)
+    if old and old.get("input_sha256") != data_sha:
+        raise ConfigError(f"{out} holds a run of another cell (input.data differs)", source=str(meta_path),
+                          fix="choose a new --out directory, or delete the old run")
+    if old and old.get("provider") and provider_identity(old["provider"]) != provider_identity(
+            provider.metadata()):
+        raise ConfigError(f"{out} was run with {old['provider'].get('name', old['provider'].get('kind'))}, "
+                          f"not {provider.name}: resuming would mix two force models in one trajectory",
+                          source=str(meta_path), where="provider",
+                          fix="resume with the provider (and parameter file / model) that started the run, "
+                              "or choose a new --out directory")
+    if old and old.get("seed") is not None and int(old["seed"]) != int(seed):
+        raise ConfigError(f"{out} was started with seed {old['seed']}, not {seed}", source=str(meta_path),
+                          where="seed", fix=f"resume with --seed {old['seed']}, or choose a new --out directory")
+    for i, (stage, d) in enumerate(zip(protocol.stages, dirs)):
+        if StageRunner(None, i, stage, out / d, out / "input.data", 0.0).status() == "changed":
+            raise ConfigError(f"stage {d} was run with other settings than the protocol now gives",
+                              source=str(out / d / "metadata.json"),
+                              fix="use a new --out directory (or delete this stage folder and the ones after it)")
+
+
+def _run_stages(atoms, protocol, provider, out, dirs, type_elements, data_sha, seed, threads,
+                progress_interval_s, source, provider_choice, comm, rank, size) -> dict[str, Any]:
+    meta_path = out / "metadata.json"
     ctx = RunContext(provider=provider, units=unit_system(provider.units), type_elements=type_elements,
                      natoms=len(atoms), seed=int(seed), threads=int(threads), comm=comm, rank=rank,
                      progress_interval_s=progress_interval_s, lammps_version=_lammps_version(comm))
-    dirs = protocol.stage_dirs()
     meta = {"zifsim_version": __version__, "lammps_version": ctx.lammps_version,
             "cell": {"source": source, "formula": atoms.get_chemical_formula(), "natoms": len(atoms),
                      "type_elements": type_elements},
@@ -191,12 +219,14 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
         log.info("run %s: %d stages, %.3f ps on %s (%d atoms), %s, seed %d, %d thread(s) x %d rank(s)",
                  out, len(dirs), protocol.duration_ps, atoms.get_chemical_formula(), len(atoms), provider.name,
                  seed, threads, size)
+    stopped = False
     try:
         for i, (stage, d) in enumerate(zip(protocol.stages, dirs)):
             runner = StageRunner(ctx, i, stage, out / d, source_data, time_ps)
+            runner._check_stop()
             status = runner.status() if rank == 0 else None
             status = ctx.bcast(status)
-            if status == "changed":
+            if status == "changed":   # only when a stage folder changed under a running resume
                 raise ConfigError(f"stage {d} was run with other settings than the protocol now gives",
                                   source=str(out / d / "metadata.json"),
                                   fix="use a new --out directory (or delete this stage folder and the ones after it)")
@@ -214,6 +244,11 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
                     meta["stages"][i]["status"] = "failed"
                     meta["status"] = "failed"
                     raise
+                except interrupt.RunInterrupted:
+                    meta["stages"][i]["status"] = "interrupted"
+                    meta["status"] = "interrupted"
+                    stopped = True
+                    raise
             meta["stages"][i]["status"] = "complete"
             meta["stages"][i]["timesteps_per_s"] = stage_meta.get("timesteps_per_s")
             time_ps = stage_meta.get("time1_ps", time_ps)
@@ -222,15 +257,21 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
                 _write_run_thermo(out, dirs[: i + 1])
             _write_run_meta(ctx, meta_path, meta)
         meta["status"] = "complete"
+    except interrupt.RunInterrupted as exc:
+        if meta["status"] != "interrupted":   # between stages
+            meta["status"], stopped = "interrupted", True
+        exc.args = (f"{exc}; {out} is resumable: run the same command again to continue",)
+        raise
     finally:
         meta["wall_s"] = time.time() - t0
         _write_run_meta(ctx, meta_path, meta)
         if rank == 0:
             _write_run_thermo(out, [d for d in dirs if (out / d / "thermo.csv").exists()])
-            try:
-                plot_run_thermo(out, natoms=len(atoms))
-            except Exception as exc:  # noqa: BLE001 - a plot must never lose a run
-                log.warning("could not plot %s/thermo.png: %s", out, exc)
+            if not stopped:   # stop at once: no plotting after Ctrl-C
+                try:
+                    plot_run_thermo(out, natoms=len(atoms))
+                except Exception as exc:  # noqa: BLE001 - a plot must never lose a run
+                    log.warning("could not plot %s/thermo.png: %s", out, exc)
     if rank == 0:
         log.info("run %s complete (%.1f s)", out, meta["wall_s"])
     return meta

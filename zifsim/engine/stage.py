@@ -24,9 +24,10 @@ import numpy as np
 
 from zifsim import __version__
 from zifsim.errors import SimulationError
-from zifsim.fileio import atomic_open, write_json
+from zifsim.fileio import atomic_open, lammps_path, write_json
 from zifsim.protocols.loader import stage_fingerprint
 from zifsim.protocols.stages import Minimise, Segment, Stage
+from zifsim.engine import interrupt
 from zifsim.engine.lammps_loader import new_lammps
 from zifsim.engine.units import UnitSystem
 
@@ -135,13 +136,13 @@ class StageRunner:
     # ---------------------------------------------------------------- commands
     def _start_commands(self, source: Path, from_restart: bool, triclinic: bool) -> list[str]:
         ctx = self.ctx
-        cmds = [f"log {self.dir / 'log.lammps'} append",
+        cmds = [f"log {q(self.dir / 'log.lammps')} append",
                 f"units {ctx.provider.units}", f"atom_style {ctx.provider.atom_style}",
                 "atom_modify map array"]
         if from_restart:
-            cmds.append(f"read_restart {source}")
+            cmds.append(f"read_restart {q(source)}")
         else:
-            cmds += ["boundary p p p", f"read_data {source}"]
+            cmds += ["boundary p p p", f"read_data {q(source)}"]
             if triclinic:
                 cmds.append("change_box all triclinic")
             cmds.append("reset_timestep 0")
@@ -201,9 +202,9 @@ class StageRunner:
         fields = " ".join(f"$({k}:%.12g)" if k != "step" else "$(step)" for k in _LMP_KEYS)
         cmds = [f"thermo {te}", "thermo_style custom step temp press pe ke etotal vol density",
                 "thermo_modify lost warn flush yes",
-                f"fix zs_thermo all print {te} \"{fields}\" file {self.dir / 'thermo.chunk'} screen no "
+                f"fix zs_thermo all print {te} \"{fields}\" file {q(self.dir / 'thermo.chunk')} screen no "
                 f"title \"# {' '.join(_LMP_KEYS)}\"",
-                f"dump zs_traj all custom {de} {self.dir / 'traj.chunk'} id type element x y z ix iy iz",
+                f"dump zs_traj all custom {de} {q(self.dir / 'traj.chunk')} id type element x y z ix iy iz",
                 f"dump_modify zs_traj element {' '.join(ctx.type_elements)} sort id format float %.8g"]
         if chunk.start > 0:
             cmds += [f"variable zs_skip equal \"step=={chunk.start}\"", "dump_modify zs_traj skip v_zs_skip"]
@@ -228,10 +229,27 @@ class StageRunner:
 
     # -------------------------------------------------------------- lammps I/O
     def _new_lammps(self):
-        return new_lammps(threads=self.ctx.threads, comm=self.ctx.comm)
+        lmp = new_lammps(threads=self.ctx.threads, comm=self.ctx.comm)
+        interrupt.set_active_lammps(lmp)
+        return lmp
+
+    def _close_lammps(self, lmp) -> None:
+        interrupt.set_active_lammps(None)
+        lmp.close()
+
+    def _check_stop(self, step: int | None = None) -> None:
+        """Raise RunInterrupted when SIGINT/SIGTERM arrived (on any MPI rank)."""
+        flag = interrupt.requested() or 0
+        if self.ctx.comm is not None:
+            flag = self.ctx.comm.allreduce(flag, op=__import__("mpi4py").MPI.MAX)
+        if flag:
+            where = f"in stage {self.dir.name}" + (f" at step {step}" if step is not None else "")
+            raise interrupt.RunInterrupted(f"run stopped by {__import__('signal').Signals(flag).name} {where}",
+                                           flag)
 
     def _issue(self, lmp, cmds: list[str], record: list[str]) -> None:
         for c in cmds:
+            self._check_stop()
             record.append(c)
             try:
                 lmp.command(c)
@@ -336,7 +354,7 @@ class StageRunner:
             self._issue(lmp, ctx.provider.setup_commands(ctx.type_elements), record)
             ctx.provider.attach(lmp, ctx.type_elements)
             self._issue(lmp, ["thermo_style custom step temp press pe vol density", "thermo_modify lost warn",
-                              f"write_dump all custom {self.dir / 'traj.first'} id type element x y z ix iy iz "
+                              f"write_dump all custom {q(self.dir / 'traj.first')} id type element x y z ix iy iz "
                               f"modify element {' '.join(ctx.type_elements)} sort id format float %.8g",
                               "run 0"], record)
             self.thermo_rows = [self._thermo_now(lmp, 0)]
@@ -359,11 +377,14 @@ class StageRunner:
             self._check_finite(last)
             self.thermo_rows.append(last)
             tmp = self.dir / ".final.data.part"
-            self._issue(lmp, [f"write_dump all custom {self.dir / 'traj.last'} id type element x y z ix iy iz "
+            self._issue(lmp, [f"write_dump all custom {q(self.dir / 'traj.last')} id type element x y z ix iy iz "
                               f"modify element {' '.join(ctx.type_elements)} sort id format float %.8g",
-                              f"write_data {tmp} nocoeff"], record)
+                              f"write_data {q(tmp)} nocoeff"], record)
+        except interrupt.RunInterrupted:
+            self._interrupted(None)
+            raise
         finally:
-            lmp.close()
+            self._close_lammps(lmp)
         wall = time.time() - t_wall
         meta = self._base_meta()
         if ctx.root:
@@ -471,22 +492,26 @@ class StageRunner:
                 except SimulationError as exc:
                     failure = str(exc.__cause__ or exc)
                 reached = int(lmp.extract_global("ntimestep"))
+                self._check_stop(reached)   # stopped by a signal: nothing of this chunk is kept
                 failure = failure or self._provider_failure()
                 if failure is None and reached < chunk.stop:
                     failure = self._diagnose(lmp)
                 if failure is None:
                     restart = f"restart.{chunk.stop}"
                     if chunk.stop < self.nsteps:
-                        self._issue(lmp, [f"write_restart {self.dir / restart}"], record)
+                        self._issue(lmp, [f"write_restart {q(self.dir / restart)}"], record)
                     else:
-                        self._issue(lmp, [f"write_data {self.dir / '.final.data.part'} nocoeff"], record)
+                        self._issue(lmp, [f"write_data {q(self.dir / '.final.data.part')} nocoeff"], record)
                 else:
                     try:
-                        lmp.command(f"write_data {self.dir / 'failed.data'} nocoeff")
+                        lmp.command(f"write_data {q(self.dir / 'failed.data')} nocoeff")
                     except Exception:  # noqa: BLE001 - best effort on a broken state
                         pass
+            except interrupt.RunInterrupted:
+                self._interrupted(ck.get("step", 0))
+                raise
             finally:
-                lmp.close()
+                self._close_lammps(lmp)
             chunk_wall = time.time() - t_chunk
             self.commands.append({"start": chunk.start, "stop": chunk.stop, "commands": record,
                                   "wall_s": chunk_wall})
@@ -591,6 +616,22 @@ class StageRunner:
                 continue
         return "; ".join(reasons) or "the run stopped early (fix halt) for an unknown reason"
 
+    def _interrupted(self, resume_step: int | None) -> None:
+        """After SIGINT/SIGTERM: drop the unfinished chunk's files, mark the stage resumable."""
+        if not self.ctx.root:
+            return
+        for tmpf in ("traj.chunk", "thermo.chunk", "bonds.chunk", "bonds.chunk2", "traj.first", "traj.last",
+                     ".final.data.part"):
+            (self.dir / tmpf).unlink(missing_ok=True)
+        try:
+            meta = json.loads(self.meta_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            meta = self._base_meta()
+        meta.update({"status": "interrupted", "resume_from_step": resume_step or 0,
+                     "interrupted": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        write_json(self.meta_path, meta)
+        log.warning("[%s] interrupted: resumes from step %d on the next run", self.dir.name, resume_step or 0)
+
     def _fail(self, meta: dict, reason: str, step: int, wall: float) -> None:
         ctx = self.ctx
         t_ps = self.time0_ps + step * self.dt_fs / 1000.0
@@ -611,7 +652,9 @@ class StageRunner:
     # ---------------------------------------------------------------- progress
     def _install_progress(self, lmp, record: list[str]) -> None:
         """A ``fix external`` callback (adds zero force) that prints a progress line every ~progress_interval_s."""
-        every = max(1, min(1000, int(20000 / max(1, self.ctx.natoms))))   # ~1 call/s at 30k atom-steps/s
+        # every 10 steps: the callback is also where a Ctrl-C is seen (Python signal handlers run only
+        # while Python code runs), so its interval bounds how long a stop takes; costs ~us per call
+        every = HALT_EVERY_STEPS
         # zero force, and no energy/virial tally: an unset fix-external virial leaks into the pressure
         self._issue(lmp, [f"fix zs_progress all external pf/callback {every} {every}",
                           "fix_modify zs_progress energy no virial no"], record)
@@ -648,6 +691,11 @@ class StageRunner:
             log.info("[%s] minimising: %d iterations so far (max_iter %d per phase), %.0f s", name, step,
                      st.max_iter, now - state["t0"])
         lmp.set_fix_external_callback("zs_progress", callback, None)
+
+
+def q(path) -> str:
+    """A file path as one quoted LAMMPS argument (see :func:`zifsim.fileio.lammps_path`)."""
+    return lammps_path(path, "run directory")
 
 
 def _fmt_eta(seconds: float) -> str:

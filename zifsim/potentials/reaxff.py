@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import math
 import os
 import urllib.error
 import urllib.request
@@ -28,7 +29,7 @@ import yaml
 
 from zifsim import settings
 from zifsim.errors import ConfigError, ForceFieldError
-from zifsim.fileio import atomic_path
+from zifsim.fileio import atomic_path, lammps_path
 from zifsim.potentials.base import ForceProvider
 
 log = logging.getLogger(__name__)
@@ -81,38 +82,106 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def parse_ffield_elements(path: str | os.PathLike) -> tuple[str, ...]:
-    """Element symbols of a ReaxFF parameter file, read from its atom block.
+#: ReaxFF blocks after the atoms: (name, header lines after the count line, lines per entry,
+#: index columns, numbers on each line (first line without the indices))
+_FFIELD_BLOCKS = (("bonds", 1, 2, 2, (8, 8)), ("off-diagonal terms", 0, 1, 2, (6,)),
+                  ("angles", 0, 1, 3, (7,)), ("torsions", 0, 1, 4, (7,)), ("hydrogen bonds", 0, 1, 3, (4,)))
+FFIELD_CHECK_FIX = "the file is truncated or damaged: get the original (compare its sha256 with the source)"
 
-    Layout: a title line; ``N ! general parameters`` followed by N lines;
-    ``M ! Nr of atoms`` followed by 3 header lines; then 4 lines per atom whose
-    first token is the symbol.
+
+def check_ffield(path: str | os.PathLike) -> dict[str, Any]:
+    """Check the whole structure of a ReaxFF parameter file; return its element symbols and block sizes.
+
+    Layout (the one LAMMPS ``pair_style reaxff`` reads): a title line; ``N ! general
+    parameters`` and N lines; ``M ! Nr of atoms``, 3 header lines, 4 lines per atom (symbol +
+    8 numbers, then 3 x 8 numbers); ``! Nr of bonds``, 1 header line, 2 lines per bond (2 type
+    indices + 8 numbers, 8 numbers); off-diagonal terms (2 indices + 6), angles (3 + 7),
+    torsions (4 + 7, index 0 = any type) and hydrogen bonds (3 + 4), one line each. Every
+    declared count must be met and every number must parse (finite); a :class:`ForceFieldError`
+    names the file, the line and what is wrong otherwise.
     """
     path = Path(path)
     lines = path.read_text(errors="replace").splitlines()
+    src = str(path)
+
+    def fail(index: int, message: str):
+        raise ForceFieldError(message, source=src, where=index + 1, fix=FFIELD_CHECK_FIX)
 
     def count_at(index: int, what: str) -> int:
+        if index >= len(lines):
+            fail(index, f"file ends (after {len(lines)} lines) before the number of {what}")
         try:
-            return int(lines[index].split()[0])
+            n = int(lines[index].split()[0])
         except (IndexError, ValueError):
             raise ForceFieldError(f"expected the number of {what} at the start of the line, "
-                                  f"found {lines[index].strip()!r}" if index < len(lines)
-                                  else f"file ends before the number of {what}",
-                                  source=str(path), where=index + 1,
+                                  f"found {lines[index].strip()!r}", source=src, where=index + 1,
                                   fix="check that this is a ReaxFF parameter (ffield) file") from None
+        if n < 0:
+            fail(index, f"negative number of {what}: {n}")
+        return n
+
+    def numbers(index: int, n: int, what: str, skip: int = 0, n_types: int | None = None,
+                wildcard: bool = False) -> list[str]:
+        if index >= len(lines):
+            fail(index, f"file ends (after {len(lines)} lines) inside the {what}")
+        tokens = lines[index].split("!")[0].split()
+        if len(tokens) < skip + n:
+            fail(index, f"{what}: expected {skip + n} values, found {len(tokens)} ({lines[index].strip()!r})")
+        for k, tok in enumerate(tokens[skip:skip + n] if n_types is None else tokens[:skip + n]):
+            if n_types is not None and k < skip:
+                try:
+                    t = int(tok)
+                except ValueError:
+                    fail(index, f"{what}: type index {tok!r} is not an integer")
+                if not (0 if wildcard else 1) <= t <= n_types:
+                    fail(index, f"{what}: type index {t} outside 1..{n_types} (the atom block has {n_types} types)")
+                continue
+            try:
+                ok = math.isfinite(float(tok))
+            except ValueError:
+                ok = False
+            if not ok:
+                fail(index, f"{what}: {tok!r} is not a finite number")
+        return tokens
 
     n_general = count_at(1, "general parameters")
+    for k in range(n_general):
+        numbers(2 + k, 1, f"general parameter {k + 1} of {n_general}")
     atom_line = 2 + n_general
     n_atoms = count_at(atom_line, "atom types")
     symbols = []
     for k in range(n_atoms):
-        index = atom_line + 4 + 4 * k
-        if index >= len(lines) or not lines[index].split():
-            raise ForceFieldError(f"atom block truncated: expected {n_atoms} atom types, found {k}",
-                                  source=str(path), where=index + 1,
-                                  fix="check that the file is complete (compare its sha256 with the source)")
-        symbols.append(lines[index].split()[0])
-    return tuple(symbols)
+        first = atom_line + 4 + 4 * k
+        if first >= len(lines) or not lines[first].split():
+            fail(first, f"atom block truncated: declares {n_atoms} atom types, found {k}")
+        symbols.append(numbers(first, 8, f"atom type {k + 1} of {n_atoms}", skip=1)[0])
+        for j in range(1, 4):
+            numbers(first + j, 8, f"atom type {k + 1} ({symbols[-1]}) line {j + 1}")
+    index = atom_line + 4 + 4 * n_atoms
+    counts = {"general": n_general, "atoms": n_atoms}
+    for name, header, per, n_idx, per_line in _FFIELD_BLOCKS:
+        n = count_at(index, name)
+        counts[name] = n
+        start = index + 1 + header
+        for k in range(n):
+            row = start + per * k
+            if row >= len(lines) or not lines[row].strip():
+                fail(row, f"{name} block truncated: declares {n} entries (line {index + 1}), found {k}")
+            for j, n_num in enumerate(per_line):
+                numbers(row + j, n_num, f"{name} entry {k + 1} of {n}", skip=n_idx if j == 0 else 0,
+                        n_types=n_atoms if j == 0 else None, wildcard=name == "torsions")
+        index = start + per * n
+    extra = [i for i in range(index, len(lines)) if lines[i].split("!")[0].strip()]
+    if extra:
+        fail(extra[0], f"unexpected text after the last block ({lines[extra[0]].strip()[:60]!r}): "
+                       "a block count is too small or the file was joined with another")
+    return {"elements": tuple(symbols), "counts": counts}
+
+
+def parse_ffield_elements(path: str | os.PathLike) -> tuple[str, ...]:
+    """Element symbols of a ReaxFF parameter file, read from its atom block, after checking the
+    whole file (:func:`check_ffield`)."""
+    return check_ffield(path)["elements"]
 
 
 def resolve_forcefield_file(name_or_path: str | os.PathLike) -> Path:
@@ -246,13 +315,13 @@ class ReaxFFProvider(ForceProvider):
         if self.control and self._control_file is None:
             import tempfile
             self.prepare(tempfile.mkdtemp(prefix="zifsim-reaxff-"))
-        pair = f"pair_style reaxff {self._control_file or 'NULL'}"
+        pair = f"pair_style reaxff {lammps_path(self._control_file, 'ReaxFF control file') if self._control_file else 'NULL'}"
         for key in ("safezone", "mincap", "minhbonds"):
             if getattr(self, key) is not None:
                 pair += f" {key} {getattr(self, key)}"
         q = self.qeq
         return [pair,
-                f"pair_coeff * * {self.path} {' '.join(type_elements)}",
+                f"pair_coeff * * {lammps_path(self.path, 'provider.file')} {' '.join(type_elements)}",
                 f"fix {QEQ_FIX_ID} all qeq/reaxff {int(q['nevery'])} {float(q['cutlo'])} "
                 f"{float(q['cuthi'])} {float(q['tolerance'])} reaxff maxiter {int(q['maxiter'])}"]
 
@@ -264,7 +333,7 @@ class ReaxFFProvider(ForceProvider):
 
     def output_commands(self, path: str | os.PathLike, every_steps: int) -> list[str]:
         """Optional output: the ReaxFF bond table (``fix reaxff/bonds``) written to ``path``."""
-        return [f"fix zs_bonds all reaxff/bonds {int(every_steps)} {path}"]
+        return [f"fix zs_bonds all reaxff/bonds {int(every_steps)} {lammps_path(path, 'bond table')}"]
 
     def metadata(self) -> dict[str, Any]:
         """Provenance: file, sha256, registry name, citation, control and QEq values."""

@@ -19,6 +19,14 @@ from zifsim.errors import ConfigError
 ENSEMBLES = ("nve", "nvt", "npt")
 BAROSTATS = ("iso", "aniso", "tri")
 
+#: physical-sense limits checked when a protocol is loaded (the stated maxima of docs/protocols.md)
+MIN_TIMESTEP_FS = 0.01        # below this no MD time step is meaningful (ReaxFF 0.1-0.5, MLIP 0.5-2 fs)
+MAX_TIMESTEP_FS = 5.0         # above this H atoms (and most ZIF modes) are not integrated stably
+MAX_TEMPERATURE_K = 10000.0   # every T target must lie in (0, MAX]
+MAX_PRESSURE_BAR = 1.0e6      # |P| <= 100 GPa
+MAX_STEPS_PER_STAGE = 1_000_000_000
+MAX_CHECKPOINTS_PER_STAGE = 100_000
+
 
 @dataclass(frozen=True)
 class Deform:
@@ -103,11 +111,49 @@ class Stage:
             value = getattr(self, key, None)
             if value is not None and value not in allowed:
                 raise _bad(self, key, f"invalid value {value!r}", f"allowed values: {', '.join(map(str, allowed))}")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise _bad(self, f.name, f"must be a finite number, got {value!r}",
+                           f"give {f.name} as a plain finite number in the unit its name says")
         for key in ("timestep_fs", "tdamp_fs", "pdamp_fs", "thermo_every_fs", "dump_every_fs",
                     "checkpoint_every_ps"):
             if getattr(self, key) is not None and not getattr(self, key) > 0:
                 raise _bad(self, key, f"must be > 0, got {getattr(self, key)!r}", "give a positive number")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if f.name.endswith("_K") and f.name != "T_step_K" and not 0 < value <= MAX_TEMPERATURE_K:
+                raise _bad(self, f.name, f"= {value!r} K is not a temperature an MD run can target",
+                           f"give an absolute temperature in K, above 0 and at most {MAX_TEMPERATURE_K:g} K")
+            if f.name.endswith("_bar") and abs(value) > MAX_PRESSURE_BAR:
+                raise _bad(self, f.name, f"= {value!r} bar is beyond {MAX_PRESSURE_BAR:g} bar (100 GPa)",
+                           "give the pressure in bar (1 GPa = 10000 bar)")
+        if self.is_md and not MIN_TIMESTEP_FS <= self.timestep_fs <= MAX_TIMESTEP_FS:
+            low = self.timestep_fs < MIN_TIMESTEP_FS
+            raise _bad(self, "timestep_fs", f"= {self.timestep_fs!r} fs is {'below' if low else 'above'} "
+                       f"{MIN_TIMESTEP_FS if low else MAX_TIMESTEP_FS:g} fs",
+                       "use 0.1-0.5 fs for ReaxFF and 0.5-2 fs for an MLIP (timestep_fs is in femtoseconds)")
         self.validate()
+        if self.is_md:
+            self._check_steps()
+
+    def _check_steps(self) -> None:
+        """Refuse a stage whose step or checkpoint count is beyond the stated maxima."""
+        nsteps = sum(round(s.duration_ps * 1000.0 / self.timestep_fs) for s in self.segments())
+        if nsteps > MAX_STEPS_PER_STAGE:
+            raise _bad(self, "duration_ps", f"{self.total_ps:g} ps at timestep_fs {self.timestep_fs:g} fs needs "
+                       f"{nsteps:.3g} steps, more than the {MAX_STEPS_PER_STAGE:.0e} zifsim runs in one stage",
+                       "shorten the stage (duration_ps, or a faster rate_K_per_ps) or split it into several; "
+                       f"a larger timestep_fs (at most {MAX_TIMESTEP_FS:g} fs, 0.1-0.5 fs for ReaxFF) "
+                       "needs fewer steps")
+        every = max(1, round(self.checkpoint_every_ps * 1000.0 / self.timestep_fs))
+        if nsteps / every > MAX_CHECKPOINTS_PER_STAGE:
+            raise _bad(self, "checkpoint_every_ps", f"= {self.checkpoint_every_ps:g} ps gives "
+                       f"{nsteps / every:.3g} checkpoints, more than {MAX_CHECKPOINTS_PER_STAGE}",
+                       f"checkpoint less often (checkpoint_every_ps >= "
+                       f"{self.total_ps / MAX_CHECKPOINTS_PER_STAGE:.3g} ps)")
 
     def validate(self) -> None:
         """Stage-specific checks (raise ConfigError)."""
