@@ -51,7 +51,8 @@ def test_zeo_and_grid_agree_on_zif4():
         pytest.skip(f"ZIF-4 crystal unavailable: {exc}")
     g = GridPores(spacing=0.25).compute(atoms, probes=("He", "N2"))
     z = ZeoPores(mc_samples=5000).compute(atoms, probes=("He", "N2"), psd=True)
-    assert g.lis_A == pytest.approx(z.di_A, abs=0.05)
+    # Zeo++ without -ha uses radical Voronoi faces: Di of mixed-radius frameworks is ~0.1-0.2 Å off
+    assert g.lis_A == pytest.approx(z.di_A, abs=0.2)
     assert 4.5 < z.di_A < 5.5  # ZIF-4 cage
     for probe in ("He", "N2"):
         assert g.probe_centre_fraction[probe] == pytest.approx(z.probe_centre_fraction[probe], abs=0.01)
