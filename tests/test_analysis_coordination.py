@@ -9,6 +9,7 @@ from zifsim.analysis.coordination import Coordination, first_minimum_cutoff, tau
 from zifsim.analysis.synthetic import write_synthetic_run, zif4_crystal
 from zifsim.analysis.trajectory import iter_run, iter_structure_frames
 from zifsim.errors import InputError
+from zifsim.structures.chemistry import mn_cutoff
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,12 @@ def ase_cn(atoms, cutoff, metal="Zn"):
 
 def test_crystal_all_tetrahedral(zif4):
     c = Coordination().compute(zif4)
-    assert c.cutoff_source["Zn"] == "rdf-minimum"
-    assert 2.2 < c.cutoffs["Zn"] < 2.95  # between the Zn-N bond (2.0) and Zn...C (~3.0)
+    assert c.cutoff_source["Zn"] == "table"  # the one convention, same as zifsim validate
+    assert c.cutoffs["Zn"] == mn_cutoff("Zn") == pytest.approx(1.25 * 1.99, abs=0.005)
+    auto = Coordination(cutoffs="rdf-minimum").compute(zif4)
+    assert auto.cutoff_source["Zn"] == "rdf-minimum"
+    assert 2.2 < auto.cutoffs["Zn"] < 2.95  # between the Zn-N bond (2.0) and Zn...C (~3.0)
+    assert np.all(auto.cn == 4)
     assert np.all(c.cn == 4)
     assert c.distribution[4] == 1.0
     assert c.n_linkers == 32  # Zn16(im)32
@@ -103,7 +108,9 @@ def test_aimd_glasses(reference_dir, name, cn_ref, rho_ref):
     assert len(frames) == 10
     c = Coordination(cutoffs={"Zn": 2.5}).run(frames)
     assert c.mean_cn == pytest.approx(cn_ref, abs=0.01)
-    c_auto = Coordination().run(frames)  # cutoff from the first minimum of the Zn-N histogram
+    c_table = Coordination().run(frames)  # default: 1.25 x 1.99 = 2.49 Å, in the empty gap
+    np.testing.assert_array_equal(c_table.cn, c.cn)
+    c_auto = Coordination(cutoffs="rdf-minimum").run(frames)  # first minimum of the Zn-N histogram
     assert c_auto.mean_cn == pytest.approx(cn_ref, abs=0.02)
     rho = np.mean([f.density_gcm3() for f in frames])
     assert rho == pytest.approx(rho_ref, abs=0.002)

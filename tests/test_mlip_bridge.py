@@ -15,16 +15,15 @@ from ase.units import GPa
 
 from zifsim.engine.lammps_loader import new_lammps
 from zifsim.errors import SimulationError
-from zifsim.potentials.ase_bridge import ExternalBridge, lammps_cell, stress_to_virial
+from zifsim.potentials.ase_bridge import ExternalBridge, box_cell, stress_to_virial
 
 BAR = 1e-4 * GPa  # eV/Å³ per bar
 FIX = "ext"
 
 
 def _write_data(atoms, path, elements):
-    import ase.io
-    ase.io.write(path, atoms, format="lammps-data", atom_style="charge",
-                 specorder=list(elements), masses=True)
+    from zifsim.structures.io import write_lammps_data
+    write_lammps_data(atoms, path, list(elements))
 
 
 def _lammps_with_bridge(tmp_path, atoms, elements, calc, extra=()):
@@ -51,7 +50,7 @@ def _lammps_state(lmp, elements):
     x = np.asarray(lmp.numpy.extract_atom("x"))[:n][order]
     f = np.asarray(lmp.numpy.extract_atom("f"))[:n][order].copy()
     typ = np.asarray(lmp.numpy.extract_atom("type"))[:n][order]
-    cell, origin = lammps_cell(lmp.extract_box())
+    cell, origin = box_cell(lmp.extract_box())
     atoms = Atoms([elements[t - 1] for t in typ], positions=x - origin, cell=cell, pbc=True)
     return atoms, f
 

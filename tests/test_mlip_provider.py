@@ -98,7 +98,7 @@ def test_chgnet_through_lammps_equals_calculator(tmp_path, chgnet):
     from ase import Atoms
     from ase.units import GPa
 
-    from zifsim.potentials.ase_bridge import lammps_cell
+    from zifsim.potentials.ase_bridge import box_cell
     elements = ["O", "Zn"]
     lmp = _run_lammps(tmp_path, chgnet, _zno(), elements)
     lmp.command("run 0")
@@ -107,7 +107,7 @@ def test_chgnet_through_lammps_equals_calculator(tmp_path, chgnet):
     x = np.asarray(lmp.numpy.extract_atom("x"))[:n][order]
     f = np.asarray(lmp.numpy.extract_atom("f"))[:n][order]
     typ = np.asarray(lmp.numpy.extract_atom("type"))[:n][order]
-    cell, origin = lammps_cell(lmp.extract_box())
+    cell, origin = box_cell(lmp.extract_box())
     ref = Atoms([elements[t - 1] for t in typ], positions=x - origin, cell=cell, pbc=True)
     ref.calc = chgnet.calculator
     e_ref, f_ref = ref.get_potential_energy(), ref.get_forces()
@@ -162,12 +162,12 @@ def test_sevennet_through_lammps_equals_calculator(tmp_path):
     lmp.command("run 0")
     from ase import Atoms
 
-    from zifsim.potentials.ase_bridge import lammps_cell
+    from zifsim.potentials.ase_bridge import box_cell
     n = lmp.extract_setting("nlocal")
     order = np.argsort(np.asarray(lmp.numpy.extract_atom("id"))[:n])
     x = np.asarray(lmp.numpy.extract_atom("x"))[:n][order]
     f = np.asarray(lmp.numpy.extract_atom("f"))[:n][order]
-    cell, origin = lammps_cell(lmp.extract_box())
+    cell, origin = box_cell(lmp.extract_box())
     typ = np.asarray(lmp.numpy.extract_atom("type"))[:n][order]
     ref = Atoms([elements[t - 1] for t in typ], positions=x - origin, cell=cell, pbc=True)
     ref.calc = prov.calculator

@@ -8,6 +8,7 @@ from ase.neighborlist import neighbor_list
 
 from zifsim.errors import ConfigError
 from zifsim.structures import nets
+from zifsim.structures.chemistry import mn_bond
 
 
 @pytest.mark.parametrize("net, n_vertices, n_edges", [("dia", 2, 4), ("dia-c", 4, 8), ("zni", 16, 32)])
@@ -63,7 +64,7 @@ def test_decorated_cells_are_chemically_sane(net, metal, formula, n_networks):
     assert atoms.get_chemical_formula() == formula
     rep = nets.net_report(atoms, metal)
     assert rep["cn"] == [4] * rep["n_metal"]
-    assert np.allclose(rep["mn_A"], nets.MN_BOND_A[metal], atol=0.05)  # zni: edges 1 +- 1 %
+    assert np.allclose(rep["mn_A"], mn_bond(metal), atol=0.05)  # zni: edges 1 +- 1 %
     assert rep["n_networks"] == n_networks
     assert len(rep["intra_mm_A"]) == 2 * rep["n_metal"]  # 4 linkers per metal, 2 metals per linker
     assert _contacts(atoms, metal) > 1.8  # no linker-linker clash left by the decoration

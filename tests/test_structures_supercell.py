@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from zifsim.structures import build_material, make_supercell, repeats_for_width, validate_structure
-from zifsim.structures.neighbours import perpendicular_widths
+from zifsim.geometry import perpendicular_widths
 from zifsim.structures.supercell import standard_orientation
 
 

@@ -1,8 +1,11 @@
 """Metal-nitrogen coordination: CN per metal per frame, distribution, tau4, dangling linkers.
 
-The M-N cutoff of each metal is either given or taken from the first minimum
-of the M-N distance histogram of the first frame (falls back to
-:data:`DEFAULT_CUTOFFS`). Neighbour search uses :class:`freud.locality.AABBQuery`.
+The M-N cutoff of each metal is, by default, zifsim's one coordination convention
+(:func:`zifsim.structures.chemistry.mn_cutoff`: 1.25 x the crystal M-N bond, the
+same rule ``zifsim validate`` uses); it can be given per metal, or taken from
+the first minimum of the M-N distance histogram of the first frame
+(``cutoffs="rdf-minimum"``; the table value where no minimum is found).
+Neighbour search uses :class:`freud.locality.AABBQuery`.
 """
 from __future__ import annotations
 
@@ -11,14 +14,14 @@ import numpy as np
 from zifsim.analysis.base import FrameAnalysis
 from zifsim.analysis.trajectory import Frame
 from zifsim.errors import InputError
+from zifsim.geometry import tau4 as tau4_from_vectors
+from zifsim.structures.chemistry import METAL_TABLE, MN_CUTOFF_RULE, metals_in, mn_cutoff
 
-__all__ = ["Coordination", "METALS", "DEFAULT_CUTOFFS", "first_minimum_cutoff", "tau4_from_vectors"]
+__all__ = ["Coordination", "first_minimum_cutoff", "tau4_from_vectors", "RDF_MINIMUM"]
 
-#: elements treated as framework metals
-METALS = ("Zn", "Co", "Cd", "Cu", "Fe", "Mn", "Ni", "Mg", "Li", "B")
-#: M-N cutoffs (Å) used when the first minimum of the M-N histogram cannot be found
-DEFAULT_CUTOFFS = {"Zn": 2.5, "Co": 2.5, "Cu": 2.5, "Fe": 2.6, "Mn": 2.6, "Ni": 2.5,
-                   "Cd": 2.8, "Mg": 2.5, "Li": 2.4, "B": 2.0}
+#: ``cutoffs=RDF_MINIMUM``: take each metal's cutoff from the first minimum of its M-N
+#: histogram in the first frame (opt-in; the default is the table rule).
+RDF_MINIMUM = "rdf-minimum"
 #: N...N distance (Å) below which two N belong to the same imidazolate ring (N1...N3 ≈ 2.2 Å)
 RING_NN_MAX = 2.45
 
@@ -56,33 +59,21 @@ def first_minimum_cutoff(distances: np.ndarray, n_centres: int, lo: float = 1.6,
     return min(max(cut, centres[ipeak] + 0.2), 3.0)
 
 
-def tau4_from_vectors(vectors: np.ndarray) -> np.ndarray:
-    """tau4 = (360° - (α + β)) / 141° of 4-coordinate centres (Yang et al. 2007).
-
-    ``vectors`` is (n, 4, 3), centre->ligand vectors; α, β are the two largest
-    L-M-L angles. 1 = tetrahedral, 0 = square planar.
-    """
-    unit = vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
-    i, j = np.triu_indices(4, 1)
-    cosang = np.einsum("nkd,nkd->nk", unit[:, i], unit[:, j])
-    ang = np.degrees(np.arccos(np.clip(cosang, -1, 1)))
-    ang.sort(axis=1)
-    return (360.0 - ang[:, -1] - ang[:, -2]) / 141.0
-
-
 class Coordination(FrameAnalysis):
     """M-N coordination numbers of every metal per frame.
 
     Parameters
     ----------
-    cutoffs : {metal: Å}; metals not listed get the first minimum of the M-N
-        histogram of the first frame, or :data:`DEFAULT_CUTOFFS`.
+    cutoffs : {metal: Å} for the metals to override; the others get
+        :func:`~zifsim.structures.chemistry.mn_cutoff`. Or ``"rdf-minimum"``: every
+        metal's cutoff from the first minimum of its M-N histogram in the first frame.
     nominal_cn : CN of the intact framework (4 for tetrahedral ZIFs).
     ligand : the coordinating element ("N").
 
     Results (after ``run``/``compute``)
     -----------------------------------
-    cutoffs : {metal: Å} used; cutoff_source : {metal: "user" | "rdf-minimum" | "default"}
+    cutoffs : {metal: Å} used; cutoff_source : {metal: "user" | "table" | "rdf-minimum"};
+    cutoff_rule : the sentence that says how the default was chosen
     cn : (n_frames, n_metals) int8, CN of every metal
     tau4 : (n_frames, n_metals) float32, NaN where CN != 4
     table : pandas DataFrame, one row per frame (stage, step, time_ps, temp_K,
@@ -90,10 +81,14 @@ class Coordination(FrameAnalysis):
     distribution : fractions of CN 0..6 over all frames and metals
     """
 
-    def __init__(self, cutoffs: dict[str, float] | None = None, nominal_cn: int = 4,
+    def __init__(self, cutoffs: dict[str, float] | str | None = None, nominal_cn: int = 4,
                  ligand: str = "N", max_cn: int = 6):
         super().__init__()
-        self.user_cutoffs = dict(cutoffs or {})
+        if isinstance(cutoffs, str) and cutoffs != RDF_MINIMUM:
+            raise InputError(f"unknown cutoff mode {cutoffs!r}", where="--cutoff",
+                             fix=f"give element=Å pairs (Zn=2.5,Cd=2.8) or {RDF_MINIMUM}")
+        self.from_rdf = cutoffs == RDF_MINIMUM
+        self.user_cutoffs = {} if isinstance(cutoffs, str) else dict(cutoffs or {})
         self.nominal_cn = nominal_cn
         self.ligand = ligand
         self.max_cn = max_cn
@@ -104,10 +99,10 @@ class Coordination(FrameAnalysis):
     # ------------------------------------------------------------------ prepare
     def _prepare(self, frame: Frame) -> None:
         import freud
-        self.metal_elements = [m for m in METALS if np.any(frame.elements == m)]
+        self.metal_elements = metals_in(np.unique(frame.elements))
         if not self.metal_elements:
             raise InputError(f"no metal atoms among elements {sorted(set(frame.elements))}",
-                             fix=f"coordination needs one of {', '.join(METALS)}")
+                             fix=f"coordination needs one of {', '.join(METAL_TABLE)}")
         if not np.any(frame.elements == self.ligand):
             raise InputError(f"no {self.ligand} atoms in the structure",
                              fix="coordination counts metal-N bonds of imidazolate frameworks")
@@ -119,16 +114,24 @@ class Coordination(FrameAnalysis):
         pos = frame.freud_positions()
         nq = freud.locality.AABBQuery(box, pos[self.lig_idx])
         self.cutoffs, self.cutoff_source = {}, {}
+        pairs = None
         for m in self.metal_elements:
             if m in self.user_cutoffs:
                 self.cutoffs[m], self.cutoff_source[m] = float(self.user_cutoffs[m]), "user"
                 continue
-            nl = nq.query(pos[self.metal_idx[m]], {"r_max": 3.4}).toNeighborList()
-            cut = first_minimum_cutoff(nl.distances, len(self.metal_idx[m]))
+            cut = None
+            if self.from_rdf:  # zifsim's neighbour pairs: any cell, also narrower than 2 x 3.4 Å
+                if pairs is None:
+                    from zifsim.structures.neighbours import neighbour_pairs
+                    pairs = neighbour_pairs(frame.to_atoms(), 3.4)
+                sel = (frame.elements[pairs.i] == m) & (frame.elements[pairs.j] == self.ligand)
+                cut = first_minimum_cutoff(pairs.distances[sel], len(self.metal_idx[m]))
             if cut is None:
-                self.cutoffs[m], self.cutoff_source[m] = DEFAULT_CUTOFFS.get(m, 2.5), "default"
+                self.cutoffs[m], self.cutoff_source[m] = mn_cutoff(m), "table"
             else:
-                self.cutoffs[m], self.cutoff_source[m] = round(cut, 3), "rdf-minimum"
+                self.cutoffs[m], self.cutoff_source[m] = round(cut, 3), RDF_MINIMUM
+        self.cutoff_rule = (f"first minimum of the M-N histogram of the first frame; else {MN_CUTOFF_RULE}"
+                            if self.from_rdf else MN_CUTOFF_RULE)
         # imidazolate rings: N pairs closer than RING_NN_MAX (N1...N3 of one linker)
         nl = nq.query(pos[self.lig_idx], {"r_max": RING_NN_MAX, "exclude_ii": True}).toNeighborList()
         i, j = nl.query_point_indices, nl.point_indices

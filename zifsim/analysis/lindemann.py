@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from zifsim.analysis.base import FrameAnalysis
-from zifsim.analysis.coordination import METALS
+from zifsim.structures.chemistry import METALS, metals_in
 from zifsim.analysis.trajectory import Frame
 from zifsim.errors import InputError
 
@@ -103,10 +103,10 @@ class Lindemann(FrameAnalysis):
         from ase.data import atomic_masses, atomic_numbers
         self.masses = np.array([atomic_masses[atomic_numbers[e]] if e in atomic_numbers else 1.0
                                 for e in frame.elements])
-        self.metal_mask = np.isin(frame.elements, METALS)
+        self.metal_mask = np.isin(frame.elements, list(METALS))
         pe = self.pair_elements
         if pe is None:
-            pe = [m for m in METALS if np.any(frame.elements == m)]
+            pe = metals_in(np.unique(frame.elements))
         self.pair_sel = np.flatnonzero(np.isin(frame.elements, list(pe)))
         self.with_pairs = 1 < len(self.pair_sel) <= self.max_pair_atoms
         self.norm_sel = np.flatnonzero(self.metal_mask) if self.metal_mask.any() else np.arange(frame.n_atoms)

@@ -17,8 +17,7 @@ from zifsim.analysis.base import FrameAnalysis
 from zifsim.analysis.coordination import Coordination
 from zifsim.analysis.lindemann import Lindemann, melting_estimate
 from zifsim.analysis.rdf import PartialRDF
-from zifsim.analysis.trajectory import (Frame, count_run_frames, is_run_dir, iter_run,
-                                        iter_structure_frames)
+from zifsim.analysis.trajectory import Frame, open_source
 from zifsim.errors import InputError
 from zifsim.fileio import atomic_open, write_json
 
@@ -94,10 +93,14 @@ def _progress(total, desc):
 
 def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dict | None = None,
             window: int | None = None, r_max: float = 10.0, dr: float = 0.02, q_max: float = 22.0,
-            pores: bool = True, probe: str = "He", progress: bool = True) -> dict:
-    """Analyse a run directory or a structure file and write everything into ``out``.
+            pores: bool = True, probe: str = "He", progress: bool = True, fmt: str | None = None,
+            types=None, topology=None, atom_style: str | None = None) -> dict:
+    """Analyse a run directory, a trajectory or a structure file and write everything into ``out``.
 
-    Returns the summary dict (also written to ``out/summary.json``).
+    ``fmt`` / ``types`` / ``topology`` / ``atom_style`` say how to read ``path``
+    (:func:`zifsim.analysis.trajectory.open_source`): a file that cannot be read
+    is refused before ``out`` is created. Returns the summary dict (also
+    written to ``out/summary.json``).
     """
     from zifsim.analysis.plots import (plot_coordination, plot_lindemann, plot_rdf, plot_thermo,
                                        plot_xray)
@@ -108,22 +111,14 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
     path, out = Path(path), Path(out)
     if every < 1:
         raise InputError(f"--every {every}", where="--every", fix="give a positive integer stride")
-    run_mode = is_run_dir(path)
-    if not run_mode and not path.is_file():
-        raise InputError("not a run directory or structure file", source=path,
-                         fix="give RUNDIR (with metadata.json / NN-stage/traj.lammpstrj) or a CIF/extxyz/data file")
+    source = open_source(path, fmt=fmt, types=types, topology=topology, atom_style=atom_style, every=every)
+    run_mode = source.kind == "run"
+    frames, total = source.frames, source.total
     if run_mode:
         ident = run_identity(path, material)
     else:  # results/cells/{material}/cell.* names the material by its folder
-        guess = path.parent.name if path.parent.parent.name == "cells" else path.stem
-        ident = {"material": material or guess, "protocol": "structure", "replica": None, "source": str(path)}
-    if run_mode:
-        frames = iter_run(path, every=every)
-        total = count_run_frames(path, every=every)
-    else:
-        frames = iter_structure_frames(path)
-        total = None
-    out.mkdir(parents=True, exist_ok=True)
+        guess = path.parent.name if path.parent.parent.name == "cells" else path.name.split(".")[0]
+        ident = {"material": material or guess, "protocol": source.kind, "replica": None, "source": str(path)}
     if window is None:  # default: a fifth of the longest stage, 3 to 20 analysed frames
         window = 20
         if run_mode:
@@ -160,6 +155,7 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
                          fix="the trajectory is empty; check that the run has started writing dumps")
     for a in analyses:
         a.finish()
+    out.mkdir(parents=True, exist_ok=True)  # only once every frame was read
     title = f"{ident['material']} {ident.get('protocol') or ''}".strip()
     files = []
 
@@ -284,9 +280,10 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
     summary = {
         "material": ident["material"], "protocol": ident.get("protocol"), "replica": ident.get("replica"),
         "provider": ident.get("provider"), "seed": ident.get("seed"),
-        "source": str(path), "kind": "run" if run_mode else "structure", "every": every,
+        "source": str(path), "kind": source.kind, "format": source.fmt, "every": every,
         "n_frames": n, "n_atoms": first_frame.n_atoms, "stages": stages,
         "metals": metals, "n_metals": int(len(coord.metal_all)), "cutoffs_A": coord.cutoffs,
+        "cutoff_rule": coord.cutoff_rule,
         "stage_directions": thermo_summary.get("stages", {}), "cutoff_source": coord.cutoff_source,
         "density_gcm3_first": first_frame.density_gcm3(), "density_gcm3_last": last_frame.density_gcm3(),
         "volume_A3_first": first_frame.volume, "volume_A3_last": last_frame.volume,

@@ -25,16 +25,11 @@ import numpy as np
 from zifsim.analysis.base import FrameAnalysis
 from zifsim.analysis.trajectory import Frame
 from zifsim.errors import InputError
+from zifsim.geometry import perpendicular_widths
 
 log = logging.getLogger(__name__)
 
 __all__ = ["PartialRDF", "max_rdf_range", "periodic_pairs"]
-
-
-def _widths(cell: np.ndarray) -> np.ndarray:
-    """Perpendicular widths (Å) of a cell: V / |b x c| etc."""
-    vol = abs(np.linalg.det(cell))
-    return np.array([vol / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3])) for k in range(3)])
 
 
 def periodic_pairs(cell: np.ndarray, frac: np.ndarray, r_max: float, unordered_ok: bool = False):
@@ -51,7 +46,7 @@ def periodic_pairs(cell: np.ndarray, frac: np.ndarray, r_max: float, unordered_o
     """
     from scipy.spatial import cKDTree
     cell = np.asarray(cell, float)
-    widths = _widths(cell)
+    widths = perpendicular_widths(cell)
     orthorhombic = not np.any(cell[np.triu_indices(3, 1)]) and not np.any(cell[np.tril_indices(3, -1)])
     if unordered_ok and orthorhombic and r_max < 0.5 * widths.min():
         box = np.diag(cell).copy()
@@ -87,7 +82,7 @@ def max_rdf_range(cell: np.ndarray) -> float:
     :class:`PartialRDF` is not limited by it (periodic images are counted); it is
     kept as the range beyond which a small cell repeats its own atoms.
     """
-    return 0.5 * float(_widths(np.asarray(cell, float)).min())
+    return 0.5 * float(perpendicular_widths(cell).min())
 
 
 class PartialRDF(FrameAnalysis):
@@ -120,7 +115,7 @@ class PartialRDF(FrameAnalysis):
         self.pairs_requested = pairs
 
     def _prepare(self, frame: Frame) -> None:
-        from zifsim.analysis.coordination import METALS
+        from zifsim.structures.chemistry import METALS
         order = {"N": 1, "C": 2, "H": 3}
         elements = sorted(set(frame.elements.tolist()),
                           key=lambda e: (0 if e in METALS else order.get(e, 4), e))

@@ -1,4 +1,4 @@
-"""Frames: streaming reader of run directories and single structures.
+"""Frames: streaming readers of run directories, trajectories and single structures.
 
 A :class:`Frame` holds one configuration in the LAMMPS orientation (cell rows
 ``a = (lx, 0, 0)``, ``b = (xy, ly, 0)``, ``c = (xz, yz, lz)``, Å), wrapped
@@ -6,13 +6,18 @@ positions (Å), integer image flags and per-frame metadata (stage, step,
 time_ps, temp_K). Frames are yielded one at a time, so memory does not grow
 with trajectory length.
 
-The dump format is the run-directory contract (docs/architecture.md §2):
-``dump custom: id type element x y z ix iy iz`` sorted by id.
+zifsim's own dumps follow the run-directory contract (docs/architecture.md §2):
+``dump custom: id type element x y z ix iy iz`` sorted by id; :func:`read_dump`
+also reads anyone's LAMMPS dump (any column order, types + a type map,
+scaled / unwrapped coordinates, triclinic), :func:`read_mda_trajectory` DCD and
+XTC files through MDAnalysis, and :func:`open_source` picks the reader for
+whatever ``zifsim analyse`` is given.
 """
 from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import json
 import os
 from pathlib import Path
@@ -21,10 +26,13 @@ from typing import Iterator
 import numpy as np
 
 from zifsim.errors import InputError
+from zifsim.geometry import cell_from_lammps_box, density_gcm3, lammps_cell
+from zifsim.structures.io import (FORMATS, STRUCTURE_FORMATS, guess_format, parse_types,  # noqa: F401
+                                 read_structure)
 
 __all__ = ["Frame", "read_dump", "count_dump_frames", "iter_run", "run_stages",
-           "frame_from_atoms", "read_structure", "iter_structure_frames",
-           "is_run_dir"]
+           "frame_from_atoms", "read_structure", "iter_structure_frames", "is_run_dir",
+           "read_mda_trajectory", "topology_elements", "FrameSource", "open_source"]
 
 
 @dataclasses.dataclass
@@ -89,9 +97,7 @@ class Frame:
 
     def density_gcm3(self) -> float:
         """Mass density in g/cm³."""
-        from ase.data import atomic_masses, atomic_numbers
-        mass = sum(atomic_masses[atomic_numbers[e]] for e in self.elements)
-        return float(mass / self.volume * 1.66053906660)
+        return density_gcm3(self.elements, self.volume)
 
     def to_atoms(self):
         """This frame as an :class:`ase.Atoms` (periodic)."""
@@ -101,23 +107,6 @@ class Frame:
 
 
 # --------------------------------------------------------------------- geometry
-def lammps_cell(cell: np.ndarray) -> np.ndarray:
-    """Rotate a general cell (rows a, b, c in Å) into the LAMMPS lower-triangular form."""
-    cell = np.asarray(cell, float)
-    a, b, c = cell
-    lx = np.linalg.norm(a)
-    ahat = a / lx
-    xy = b @ ahat
-    ly = np.linalg.norm(np.cross(ahat, b))
-    xz = c @ ahat
-    yz = (b @ c - xy * xz) / ly
-    lz = np.sqrt(max(c @ c - xz ** 2 - yz ** 2, 0.0))
-    out = np.array([[lx, 0, 0], [xy, ly, 0], [xz, yz, lz]])
-    if np.linalg.det(cell) < 0:
-        raise InputError("left-handed cell", fix="reorder the cell vectors to a right-handed set")
-    return out
-
-
 def frame_from_atoms(atoms, stage: str = "", temp_K: float = float("nan")) -> Frame:
     """A :class:`Frame` from an :class:`ase.Atoms` (cell rotated to LAMMPS orientation)."""
     if not np.all(atoms.pbc) or atoms.cell.rank < 3:
@@ -147,16 +136,63 @@ def _box_from_header(lines: list[bytes], path, lineno) -> tuple[np.ndarray, np.n
     else:
         (xlo, xhi), (ylo, yhi), (zlo, zhi) = [v[:2] for v in vals]
         xy = xz = yz = 0.0
-    cell = np.array([[xhi - xlo, 0, 0], [xy, yhi - ylo, 0], [xz, yz, zhi - zlo]])
-    return cell, np.array([xlo, ylo, zlo])
+    return cell_from_lammps_box((xlo, ylo, zlo), (xhi, yhi, zhi), xy, xz, yz)
 
 
-def read_dump(path: str | os.PathLike, every: int = 1, stage: str = "") -> Iterator[Frame]:
-    """Stream frames of a LAMMPS ``dump custom`` text file (constant memory).
+#: position columns of a LAMMPS dump, in order of preference: (names, scaled, unwrapped)
+_POSITION_COLUMNS = ((("x", "y", "z"), False, False), (("xu", "yu", "zu"), False, True),
+                     (("xs", "ys", "zs"), True, False), (("xsu", "ysu", "zsu"), True, True))
+_DUMP_FIX = ("write it with LAMMPS 'dump custom' (e.g. id type element x y z ix iy iz, "
+             "or id type xs ys zs with --types)")
 
-    Needs columns ``id``, ``x y z`` (or ``xu yu zu``), and ``element`` or ``type``;
-    ``ix iy iz`` are used when present. Every ``every``-th frame is parsed, the
-    others are skipped without parsing.
+
+def _dump_elements(table, cols, types: dict[int, str] | None, path, where) -> np.ndarray:
+    """Element of every atom of the first parsed frame: ``element`` column, else ``type`` + map."""
+    if "element" in cols:
+        elements = table["element"].astype(str).to_numpy()
+        from zifsim.structures.chemistry import is_element
+        bad = sorted(e for e in set(elements.tolist()) if not is_element(e))
+        if bad:
+            raise InputError(f"the element column holds {', '.join(bad[:5])}, not chemical symbols",
+                             source=path, where=where,
+                             fix="dump_modify element C H N Zn (one symbol per type), or drop the column "
+                                 "and give --types C,H,N,Zn")
+        if types and "type" in cols:
+            t = table["type"].to_numpy(int)
+            clash = sorted({(int(a), e) for a, e in zip(t, elements) if types.get(int(a), e) != e})
+            if clash:
+                raise InputError(f"--types contradicts the element column (type {clash[0][0]} is "
+                                 f"{clash[0][1]} in the dump)", source=path, where="--types",
+                                 fix="drop --types (the dump names its elements) or correct it")
+        return elements
+    if "type" not in cols:
+        raise InputError(f"dump columns {' '.join(cols)} name neither element nor type", source=path,
+                         where=where, fix=_DUMP_FIX)
+    if not types:
+        raise InputError("the dump gives atom types but no elements", source=path, where=where,
+                         fix="give the element of every type: --types C,H,N,Zn (type 1 = C, ...), "
+                             "or dump the element column (dump custom ... element; dump_modify element ...)")
+    t = table["type"].to_numpy(int)
+    missing = sorted(set(t.tolist()) - set(types))
+    if missing:
+        raise InputError(f"atom type(s) {', '.join(map(str, missing))} have no element in --types "
+                         f"({len(types)} given)", source=path, where="--types",
+                         fix="list one element per LAMMPS type, e.g. --types C,H,N,Zn")
+    lookup = np.array([types.get(k, "") for k in range(max(types) + 1)], dtype=object)
+    return lookup[t].astype(str)
+
+
+def read_dump(path: str | os.PathLike, every: int = 1, stage: str = "",
+              types: dict[int, str] | None = None) -> Iterator[Frame]:
+    """Stream frames of a LAMMPS ``dump custom`` / ``dump atom`` text file (constant memory).
+
+    Columns in any order: positions ``x y z``, unwrapped ``xu yu zu``, scaled
+    ``xs ys zs`` or scaled unwrapped ``xsu ysu zsu`` (orthogonal or triclinic
+    box); ``ix iy iz`` are used when present; ``id`` sorts the atoms (file
+    order without it); elements from an ``element`` column, else ``type`` +
+    ``types`` ({type: element}, :func:`zifsim.structures.io.parse_types`).
+    Every ``every``-th frame is parsed, the others are skipped without parsing.
+    A truncated last frame (a run still writing) ends the stream quietly.
     """
     import pandas as pd
 
@@ -176,13 +212,19 @@ def read_dump(path: str | os.PathLike, every: int = 1, stage: str = "") -> Itera
             if not line.startswith(b"ITEM: TIMESTEP"):
                 if line.strip():
                     raise InputError(f"expected 'ITEM: TIMESTEP', got {line[:40]!r}", source=path,
-                                     where=lineno, fix="the file is not a LAMMPS dump or is corrupt")
+                                     where=lineno, fix="the file is not a LAMMPS dump or is corrupt; " + _DUMP_FIX)
                 continue
-            step = int(fh.readline()); fh.readline()
-            natoms = int(fh.readline())
-            box_item = fh.readline()
-            box_lines = [fh.readline() for _ in range(3)]
-            atoms_item = fh.readline().decode().split()[2:]
+            head = [fh.readline() for _ in range(8)]
+            if not head[-1]:
+                return  # header cut short: the run is still writing
+            try:
+                step = int(head[0])
+                natoms = int(head[2])
+            except ValueError:
+                raise InputError("cannot read the timestep / number of atoms", source=path, where=lineno + 1,
+                                 fix="the dump is corrupt; " + _DUMP_FIX) from None
+            box_item, box_lines, atoms_item = head[3], head[4:7], head[7]
+            frame_line = lineno
             lineno += 8
             index += 1
             body = b"".join(fh.readline() for _ in range(natoms))
@@ -192,43 +234,47 @@ def read_dump(path: str | os.PathLike, every: int = 1, stage: str = "") -> Itera
             lineno += natoms
             if index % every:
                 continue
-            if not box_item.startswith(b"ITEM: BOX BOUNDS"):
-                raise InputError("missing 'ITEM: BOX BOUNDS'", source=path, where=lineno - natoms - 4,
-                                 fix="write the dump with LAMMPS 'dump custom'")
-            cell, origin = _box_from_header(box_lines, path, lineno - natoms - 4)
-            cols = atoms_item
-            need_pos = ["x", "y", "z"] if "x" in cols else ["xu", "yu", "zu"]
-            if not all(c in cols for c in need_pos) or "id" not in cols:
-                raise InputError(f"dump columns {cols} lack id and x y z", source=path,
-                                 where=lineno - natoms, fix="dump custom id type element x y z ix iy iz")
-            num_cols = ["id"] + need_pos + [c for c in ("ix", "iy", "iz") if c in cols]
-            table = pd.read_csv(io.BytesIO(body), sep=r"\s+", header=None, names=cols,
-                                usecols=num_cols + (["element"] if elements is None and "element" in cols
-                                                    else (["type"] if elements is None else [])),
-                                engine="c")
+            if not box_item.startswith(b"ITEM: BOX BOUNDS") or not atoms_item.startswith(b"ITEM: ATOMS"):
+                raise InputError("missing 'ITEM: BOX BOUNDS' / 'ITEM: ATOMS'", source=path, where=frame_line + 4,
+                                 fix=_DUMP_FIX)
+            cell, origin = _box_from_header(box_lines, path, frame_line + 5)
+            cols = atoms_item.decode(errors="replace").split()[2:]
+            pos_cols, scaled, unwrapped = next(
+                ((c, sc, uw) for c, sc, uw in _POSITION_COLUMNS if all(x in cols for x in c)), (None, 0, 0))
+            if pos_cols is None:
+                raise InputError(f"dump columns {' '.join(cols)} have no positions (x y z, xu yu zu, "
+                                 "xs ys zs or xsu ysu zsu)", source=path, where=frame_line + 8, fix=_DUMP_FIX)
+            has_img = all(c in cols for c in ("ix", "iy", "iz"))
+            want = (["id"] if "id" in cols else []) + list(pos_cols) + (["ix", "iy", "iz"] if has_img else [])
+            if elements is None:
+                want += [c for c in ("element", "type") if c in cols]
+            try:
+                table = pd.read_csv(io.BytesIO(body), sep=r"\s+", header=None, names=cols, usecols=want,
+                                    engine="c")
+                pos = table[list(pos_cols)].to_numpy(float)
+                ids = table["id"].to_numpy(np.int64) if "id" in cols else np.arange(1, natoms + 1)
+                images = table[["ix", "iy", "iz"]].to_numpy(np.int64) if has_img else None
+            except (ValueError, pd.errors.ParserError) as exc:
+                raise InputError(f"malformed atom lines in the frame of step {step}: {exc}", source=path,
+                                 where=frame_line + 9, fix="the dump is corrupt; " + _DUMP_FIX) from None
             if len(table) != natoms:
                 return  # truncated last frame
-            ids = table["id"].to_numpy()
             order = None
             if np.any(np.diff(ids) < 0):
                 order = np.argsort(ids, kind="stable")
-                table = table.iloc[order]
-                ids = ids[order]
+                ids, pos = ids[order], pos[order]
+                images = images[order] if images is not None else None
             if elements is None:
-                if "element" in table:
-                    elements = table["element"].astype(str).to_numpy()
-                else:
-                    elements = np.array([f"T{t}" for t in table["type"].to_numpy()])
-            pos = table[need_pos].to_numpy(float)
-            if "ix" in cols:
-                images = table[["ix", "iy", "iz"]].to_numpy(np.int64)
-            else:
+                elements = _dump_elements(table if order is None else table.iloc[order], cols, types, path,
+                                          frame_line + 8)
+            if unwrapped or scaled:
+                frac = pos if scaled else (pos - origin) @ np.linalg.inv(cell)
+                if unwrapped:  # split into wrapped position + image flags
+                    shift = np.floor(frac)
+                    images, frac = shift.astype(np.int64), frac - shift
+                pos = frac @ cell + origin
+            if images is None:
                 images = np.zeros((natoms, 3), np.int64)
-            if need_pos[0] == "xu":  # unwrapped coordinates: split into wrapped + images
-                frac = (pos - origin) @ np.linalg.inv(cell)
-                shift = np.floor(frac)
-                images = shift.astype(np.int64)
-                pos = pos - shift @ cell
             yield Frame(cell=cell, positions=pos, images=images, elements=elements, ids=ids,
                         step=step, stage=stage, origin=origin)
 
@@ -309,16 +355,19 @@ def iter_run(rundir: str | os.PathLike, every: int = 1) -> Iterator[Frame]:
     """
     for st in run_stages(rundir):
         traj = st["dir"] / "traj.lammpstrj"
-        if not traj.is_file():
-            continue
-        thermo = read_stage_thermo(st["dir"])
-        for frame in read_dump(traj, every=every, stage=st["name"]):
-            if thermo is not None and len(thermo):
-                steps = thermo["step"].to_numpy(float)
-                for col, attr in (("time_ps", "time_ps"), ("temp_K", "temp_K")):
-                    if col in thermo:
-                        setattr(frame, attr, float(np.interp(frame.step, steps, thermo[col].to_numpy(float))))
-            yield frame
+        if traj.is_file():
+            yield from _with_thermo(read_dump(traj, every=every, stage=st["name"]), read_stage_thermo(st["dir"]))
+
+
+def _with_thermo(frames: Iterator[Frame], thermo) -> Iterator[Frame]:
+    """Frames with ``time_ps`` / ``temp_K`` interpolated from a stage's thermo table at their step."""
+    steps = thermo["step"].to_numpy(float) if thermo is not None and len(thermo) else None
+    for frame in frames:
+        if steps is not None:
+            for col in ("time_ps", "temp_K"):
+                if col in thermo:
+                    setattr(frame, col, float(np.interp(frame.step, steps, thermo[col].to_numpy(float))))
+        yield frame
 
 
 def count_run_frames(rundir: str | os.PathLike, every: int = 1) -> int:
@@ -333,61 +382,6 @@ def count_run_frames(rundir: str | os.PathLike, every: int = 1) -> int:
 
 
 # --------------------------------------------------------------------- single structures
-def read_structure(path: str | os.PathLike, index=0):
-    """Read one structure (CIF, extxyz, LAMMPS data) as :class:`ase.Atoms`."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("structure file not found", source=path, fix="check the path")
-    try:  # the structures package knows the project's CIF / LAMMPS data conventions
-        from zifsim.structures.io import read_structure as _read  # type: ignore
-    except ImportError:
-        _read = None
-    if _read is not None and index == 0:
-        return _read(path)
-    import ase.io
-    try:
-        if path.suffix in (".data", ".lmp"):
-            return _read_lammps_data(path)
-        return ase.io.read(path, index=index)
-    except InputError:
-        raise
-    except Exception as exc:
-        raise InputError(f"cannot read structure: {exc}", source=path,
-                         fix="give a CIF, extxyz or LAMMPS data file") from None
-
-
-def _read_lammps_data(path: Path):
-    """LAMMPS data file -> Atoms, elements from Masses comments or masses."""
-    import ase.io
-    from ase.data import atomic_masses, chemical_symbols
-    atoms = ase.io.read(path, format="lammps-data", atom_style="charge", units="real")
-    # element comments in the Masses section ("1 12.011 # C")
-    types = atoms.get_array("type") if "type" in atoms.arrays else atoms.numbers
-    masses = {}
-    lines = path.read_text().splitlines()
-    for i, ln in enumerate(lines):
-        if ln.strip().startswith("Masses"):
-            for row in lines[i + 2:]:
-                if not row.strip():
-                    break
-                parts = row.split("#")
-                t, m = parts[0].split()[:2]
-                sym = parts[1].strip() if len(parts) > 1 else None
-                masses[int(t)] = (float(m), sym)
-            break
-    symbols = []
-    for t in types:
-        m, sym = masses.get(int(t), (None, None))
-        if sym not in chemical_symbols:
-            if m is None:
-                raise InputError(f"no mass for atom type {t}", source=path, where="Masses",
-                                 fix="add a Masses section with element comments ('1 65.38 # Zn')")
-            sym = chemical_symbols[int(np.argmin(np.abs(atomic_masses[1:100] - m))) + 1]
-        symbols.append(sym)
-    atoms.set_chemical_symbols(symbols)
-    return atoms
-
-
 def read_p1_cif_blocks(path: str | os.PathLike):
     """Fast reader of P1 CIFs (cell + one _atom_site loop, fractional coordinates).
 
@@ -470,25 +464,190 @@ def _symbols():
 _SYMBOLS = _symbols()
 
 
-def iter_structure_frames(path: str | os.PathLike) -> Iterator[Frame]:
-    """Every configuration in a structure file (a multi-block CIF gives several frames)."""
+def iter_structure_frames(path: str | os.PathLike, fmt: str | None = None, types=None,
+                          atom_style: str | None = None) -> Iterator[Frame]:
+    """Every configuration in a structure file (a multi-block CIF or extxyz gives several frames).
+
+    ``fmt`` / ``types`` / ``atom_style`` as in :func:`zifsim.structures.io.read_structure`.
+    """
     import ase.io
     path = Path(path)
-    if path.suffix.lower() == ".cif":
+    fmt = fmt or guess_format(path)
+    if fmt == "cif":
         fast = read_p1_cif_blocks(path)
         if fast:
             for atoms in fast:
                 yield frame_from_atoms(atoms)
             return
-    if path.suffix.lower() in (".cif", ".extxyz", ".xyz"):
+    if fmt in ("cif", "extxyz"):
         try:
-            images = ase.io.iread(path, index=":")
-            for atoms in images:
-                yield frame_from_atoms(atoms)
-            return
-        except InputError:
-            raise
+            images = list(ase.io.iread(path, index=":", format=fmt))
         except Exception as exc:
             raise InputError(f"cannot read structure: {exc}", source=path,
                              fix="give a valid CIF or extxyz file") from None
-    yield frame_from_atoms(read_structure(path))
+        for atoms in images:
+            if atoms.cell.rank < 3:
+                raise InputError("no cell: a plain xyz file (or a LAMMPS 'dump xyz') has no box", source=path,
+                                 fix="give an extxyz with a Lattice=\"...\" comment, a LAMMPS 'dump custom' "
+                                     "(id type x y z) or a data file")
+            yield frame_from_atoms(atoms)
+        return
+    yield frame_from_atoms(read_structure(path, fmt=fmt, types=types, atom_style=atom_style))
+
+
+# --------------------------------------------------------------------- MDAnalysis trajectories
+def topology_elements(topology, types=None, atom_style: str | None = None, source=None) -> np.ndarray:
+    """Element of every atom (in id order) from a topology file: a structure zifsim reads
+    (LAMMPS data of any style, CIF, extxyz) or one MDAnalysis reads (PDB, GRO, PSF, ...)."""
+    if topology is None:
+        raise InputError("a DCD / XTC trajectory names no elements", source=source, where="--topology",
+                         fix="give --topology FILE: the LAMMPS data file the run started from (with "
+                             "--types C,H,N,Zn if its Masses section names no elements), or a PDB/GRO/extxyz "
+                             "of the same atoms")
+    topology = Path(topology)
+    if not topology.is_file():
+        raise InputError("topology file not found", source=topology, where="--topology", fix="check the path")
+    fmt = guess_format(topology)
+    if fmt in STRUCTURE_FORMATS:
+        atoms = read_structure(topology, fmt=fmt, types=types, atom_style=atom_style)
+        return np.array(atoms.get_chemical_symbols())
+    import MDAnalysis as mda
+    try:
+        u = mda.Universe(str(topology))
+    except Exception as exc:
+        raise InputError(f"MDAnalysis cannot read the topology: {exc}", source=topology, where="--topology",
+                         fix="give a LAMMPS data file, extxyz, CIF, PDB, GRO or PSF") from None
+    from zifsim.structures.chemistry import is_element
+    from zifsim.structures.io import _element_from_mass
+    if hasattr(u.atoms, "elements") and all(is_element(str(e).capitalize()) for e in u.atoms.elements):
+        return np.array([str(e).capitalize() for e in u.atoms.elements])
+    if types is not None and hasattr(u.atoms, "types"):
+        tmap = parse_types(types, str(topology))
+        try:
+            return np.array([tmap[int(t)] for t in u.atoms.types])
+        except (KeyError, ValueError):
+            pass
+    raise InputError("the topology names no elements", source=topology, where="--topology",
+                     fix="give a topology with element symbols (PDB element column, extxyz, a data file "
+                         "with Masses) or --types C,H,N,Zn for numeric atom types")
+
+
+def read_mda_trajectory(path: str | os.PathLike, fmt: str, elements: np.ndarray, every: int = 1,
+                        stage: str = "") -> Iterator[Frame]:
+    """Stream a DCD or XTC trajectory with MDAnalysis' readers (one frame in memory).
+
+    Positions (Å) are wrapped into the box with image flags from the wrap, so
+    an unwrapped trajectory keeps its displacements; ``time_ps`` is the XTC
+    time (DCD files from LAMMPS carry no reliable time: NaN).
+    """
+    from MDAnalysis.lib.mdamath import triclinic_vectors
+    path = Path(path)
+    reader = _mda_reader(path, fmt)
+    try:
+        if reader.n_atoms != len(elements):
+            raise InputError(f"the trajectory has {reader.n_atoms} atoms, the topology {len(elements)}",
+                             source=path, where="--topology", fix="give the topology of the same system")
+        ids = np.arange(1, len(elements) + 1)
+        for ts in reader[::every]:
+            dims = ts.dimensions
+            if dims is None or not np.all(np.asarray(dims[:3]) > 0):
+                raise InputError(f"frame {ts.frame} has no periodic box", source=path,
+                                 fix="write the trajectory with its unit cell (LAMMPS dump dcd/xtc do)")
+            cell = lammps_cell(triclinic_vectors(dims).astype(float))
+            frac = np.asarray(ts.positions, float) @ np.linalg.inv(cell)
+            shift = np.floor(frac)
+            yield Frame(cell=cell, positions=(frac - shift) @ cell, images=shift.astype(np.int64),
+                        elements=elements, ids=ids, step=int(ts.data.get("step", ts.frame)),
+                        time_ps=float(ts.time) if fmt == "xtc" else float("nan"), stage=stage)
+    finally:
+        reader.close()
+
+
+def _mda_reader(path: Path, fmt: str):
+    """An MDAnalysis DCD / XTC reader of ``path``; unreadable files are an InputError."""
+    if fmt == "dcd":
+        from MDAnalysis.coordinates.DCD import DCDReader as Reader
+    elif fmt == "xtc":
+        from MDAnalysis.coordinates.XTC import XTCReader as Reader
+    else:
+        raise InputError(f"not an MDAnalysis trajectory format: {fmt}", source=path, fix="use dcd or xtc")
+    try:
+        return Reader(str(path))
+    except Exception as exc:
+        raise InputError(f"cannot read the {fmt.upper()} file: {exc}", source=path,
+                         fix=f"give an intact {fmt.upper()} trajectory (or the right --format)") from None
+
+
+def count_mda_frames(path, fmt: str) -> int:
+    """Number of frames of a DCD / XTC trajectory."""
+    reader = _mda_reader(Path(path), fmt)
+    try:
+        return int(reader.n_frames)
+    finally:
+        reader.close()
+
+
+# --------------------------------------------------------------------- any source
+@dataclasses.dataclass
+class FrameSource:
+    """What :func:`open_source` found: ``kind`` "run" | "trajectory" | "structure",
+    ``fmt`` (a format name or "run"), ``frames`` (an iterator), ``total`` (frames, or None)."""
+
+    kind: str
+    fmt: str
+    frames: Iterator[Frame]
+    total: int | None
+
+
+def open_source(path: str | os.PathLike, fmt: str | None = None, types=None, topology=None,
+                atom_style: str | None = None, every: int = 1) -> FrameSource:
+    """Frames of anything ``zifsim analyse`` reads, checked before any output is written.
+
+    ``path``: a zifsim run directory, a LAMMPS dump (zifsim's own
+    ``NN-stage/traj.lammpstrj`` gets its stage's thermo), a DCD / XTC with
+    ``topology``, or a structure (CIF, extxyz, LAMMPS data). ``fmt`` forces a
+    format (any file name): ``run`` or one of
+    :data:`zifsim.structures.io.FORMATS`. ``types`` maps LAMMPS types to
+    elements; ``atom_style`` is that of a data file. The first frame is read
+    here, so a file that cannot be read fails before anything is written.
+    """
+    path = Path(path)
+    if fmt in (None, "auto", "run") and is_run_dir(path):
+        frames: Iterator[Frame] = iter_run(path, every=every)
+        kind, fmt, total = "run", "run", count_run_frames(path, every=every)
+    else:
+        if fmt == "run":
+            raise InputError("not a zifsim run directory", source=path,
+                             fix="give RUNDIR with metadata.json and NN-<stage>/traj.lammpstrj")
+        if not path.is_file():
+            raise InputError("not a run directory or structure file (nor a trajectory): no such path", source=path,
+                             fix="give RUNDIR (with metadata.json / NN-stage/traj.lammpstrj), a LAMMPS dump or "
+                                 "data file, a DCD/XTC with --topology, or a CIF/extxyz")
+        if fmt in (None, "auto"):
+            fmt = guess_format(path)
+        if fmt is None:
+            raise InputError("cannot tell the file format from its name or content", source=path,
+                             where="--format",
+                             fix=f"give --format (one of {', '.join(FORMATS)}), e.g. --format lammps-data")
+        if fmt not in FORMATS:
+            raise InputError(f"unknown format {fmt!r}", source=path, where="--format",
+                             fix=f"use one of run, {', '.join(FORMATS)}")
+        tmap = parse_types(types, str(path)) if types is not None else None
+        if fmt == "lammps-dump":
+            stage, thermo = path.name, None
+            if path.parent.name[:2].isdigit() and path.parent.name[2:3] == "-":  # zifsim NN-stage/
+                stage, thermo = path.parent.name[3:], read_stage_thermo(path.parent)
+            frames = _with_thermo(read_dump(path, every=every, stage=stage, types=tmap), thermo)
+            kind, total = "trajectory", (count_dump_frames(path) + every - 1) // every
+        elif fmt in ("dcd", "xtc"):
+            elements = topology_elements(topology, types, atom_style, source=path)
+            frames = read_mda_trajectory(path, fmt, elements, every=every, stage=path.name)
+            kind, total = "trajectory", (count_mda_frames(path, fmt) + every - 1) // every
+        else:
+            frames = iter_structure_frames(path, fmt=fmt, types=types, atom_style=atom_style)
+            kind, total = "structure", None
+    first = next(frames, None)
+    if first is None:
+        raise InputError("no frames to analyse", source=path,
+                         fix="the trajectory is empty; check that the run has started writing dumps")
+    return FrameSource(kind, fmt, itertools.chain([first], frames), total)

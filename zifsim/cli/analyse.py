@@ -1,11 +1,13 @@
-"""``zifsim analyse RUNDIR|STRUCTURE --out ADIR``: coordination, Lindemann, RDF/X-ray PDF, pores, Tg/Tm."""
+"""``zifsim analyse RUNDIR|TRAJECTORY|STRUCTURE --out ADIR``: coordination, Lindemann, RDF/X-ray PDF, pores, Tg/Tm."""
 from __future__ import annotations
 
 import argparse
 
 
-def _cutoffs(text: str) -> dict:
-    """'Zn=2.5,Cd=2.8' -> {'Zn': 2.5, 'Cd': 2.8} (argparse reports errors with usage)."""
+def _cutoffs(text: str) -> dict | str:
+    """'Zn=2.5,Cd=2.8' -> {'Zn': 2.5, 'Cd': 2.8}; 'rdf-minimum' stays (argparse reports errors)."""
+    if text.strip() == "rdf-minimum":
+        return "rdf-minimum"
     out = {}
     for item in filter(None, text.split(",")):
         try:
@@ -19,17 +21,31 @@ def _cutoffs(text: str) -> dict:
 
 def register(subparsers) -> None:
     """Add the ``analyse`` sub-command."""
+    from zifsim.structures.chemistry import MN_CUTOFF_RULE
+    from zifsim.structures.io import DATA_STYLES, FORMATS
     p = subparsers.add_parser(
-        "analyse", help="analyse a run directory or a structure",
-        description="Stream every stage of a run directory (or read one structure) and write "
+        "analyse", help="analyse a run directory, a trajectory or a structure",
+        description="Stream every stage of a run directory, a LAMMPS dump / DCD / XTC trajectory, or "
+                    "read one structure (CIF, extxyz, LAMMPS data of any atom style), and write "
                     "coordination.csv, lindemann.csv, rdf.csv, xray_pdf.csv, sq.csv, pores.json, "
                     "psd.csv, thermo_summary.json, summary.json and PNG plots into ADIR.")
-    p.add_argument("path", metavar="RUNDIR|STRUCTURE")
+    p.add_argument("path", metavar="RUNDIR|TRAJECTORY|STRUCTURE")
     p.add_argument("--out", required=True, metavar="ADIR", help="output folder")
     p.add_argument("--every", type=int, default=1, metavar="N", help="use every N-th frame (default 1)")
     p.add_argument("--material", default=None, help="material name (default: from run metadata or path)")
-    p.add_argument("--cutoff", type=_cutoffs, default=None, metavar="M=Å,...",
-                   help="M-N cutoffs (default: first minimum of the M-N RDF)")
+    p.add_argument("--format", dest="fmt", default=None, choices=["auto", "run", *FORMATS],
+                   help="how to read PATH, for any file name (default: from the name, e.g. x.data.4000000 "
+                        "-> lammps-data, or the content)")
+    p.add_argument("--types", default=None, metavar="C,H,N,Zn",
+                   help="element of each LAMMPS atom type (type 1 first), for dumps with only a type "
+                        "column and data files whose Masses section names no elements")
+    p.add_argument("--topology", default=None, metavar="FILE",
+                   help="DCD / XTC: the file naming the atoms (LAMMPS data, extxyz, CIF, PDB, GRO ...)")
+    p.add_argument("--atom-style", default=None, choices=sorted(DATA_STYLES),
+                   help="LAMMPS data atom style (default: the 'Atoms # style' comment, else the columns)")
+    p.add_argument("--cutoff", type=_cutoffs, default=None, metavar="M=Å,...|rdf-minimum",
+                   help=f"M-N cutoffs (default: {MN_CUTOFF_RULE}, as zifsim validate; "
+                        "rdf-minimum: first minimum of the M-N histogram of the first frame)")
     p.add_argument("--window", type=int, default=None, metavar="FRAMES",
                    help="Lindemann window length in analysed frames (default: a fifth of the "
                         "longest stage, 3 to 20)")
@@ -46,9 +62,12 @@ def run(args: argparse.Namespace) -> int:
     from zifsim.analysis.pipeline import analyse
     summary = analyse(args.path, args.out, every=args.every, material=args.material, cutoffs=args.cutoff,
                       window=args.window, r_max=args.r_max, q_max=args.q_max, pores=not args.no_pores,
-                      probe=args.probe, progress=not args.no_progress)
+                      probe=args.probe, progress=not args.no_progress, fmt=args.fmt, types=args.types,
+                      topology=args.topology, atom_style=args.atom_style)
+    cuts = ", ".join(f"{m} {c:.2f} Å" for m, c in summary["cutoffs_A"].items())
     print(f"{summary['material']}: {summary['n_frames']} frames, mean CN (last stage) "
-          f"{summary['mean_CN_last_stage']:.3f}, density {summary['density_gcm3_last']:.3f} g/cm3"
+          f"{summary['mean_CN_last_stage']:.3f} (M-N cutoff {cuts}: {summary['cutoff_rule']}), "
+          f"density {summary['density_gcm3_last']:.3f} g/cm3"
           + (f", Tm {summary['Tm_K']:.0f} K" if summary.get("Tm_K") else "")
           + f" -> {args.out}")
     return 0

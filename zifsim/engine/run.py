@@ -17,13 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from ase import Atoms
-from ase.data import atomic_masses, atomic_numbers
 
 from zifsim import __version__
 from zifsim.errors import ConfigError, SimulationError, StructureError
 from zifsim.fileio import atomic_open, check_input_file, check_output_dir, lammps_path, write_json
+from zifsim.structures.io import default_type_order, lammps_data_text
 from zifsim.potentials.base import ForceProvider, get_provider
 from zifsim.protocols.loader import Protocol, load_protocol, stage_fingerprint
 from zifsim.engine import interrupt
@@ -34,39 +33,6 @@ from zifsim.engine.plots import plot_run_thermo
 from zifsim.engine.units import unit_system
 
 log = logging.getLogger("zifsim.engine")
-
-
-def default_type_order(atoms: Atoms) -> list[str]:
-    """LAMMPS type order: sorted chemical symbols (type 1 = first)."""
-    return sorted(set(atoms.get_chemical_symbols()))
-
-
-def lammps_data_text(atoms: Atoms, type_elements: list[str], atom_style: str = "charge",
-                     title: str = "zifsim input") -> str:
-    """LAMMPS data file text of ``atoms`` (positions Å; triclinic allowed; charges 0; masses g/mol).
-
-    The cell is rotated into LAMMPS' upper-triangular convention (a along x, b in xy).
-    """
-    from ase.calculators.lammps.coordinatetransform import Prism
-    prism = Prism(atoms.get_cell())
-    pos = prism.vector_to_lammps(atoms.get_positions(), wrap=True)
-    xhi, yhi, zhi, xy, xz, yz = (float(v) for v in prism.get_lammps_prism())
-    pos = np.asarray(pos, dtype=float).tolist()
-    types = {e: i + 1 for i, e in enumerate(type_elements)}
-    lines = [f"{title}", "", f"{len(atoms)} atoms", f"{len(type_elements)} atom types", "",
-             f"0.0 {xhi!r} xlo xhi", f"0.0 {yhi!r} ylo yhi", f"0.0 {zhi!r} zlo zhi"]
-    if prism.is_skewed() or any(abs(t) > 0 for t in (xy, xz, yz)):
-        lines.append(f"{xy!r} {xz!r} {yz!r} xy xz yz")
-    lines += ["", "Masses", ""]
-    lines += [f"{types[e]} {atomic_masses[atomic_numbers[e]]:.6f} # {e}" for e in type_elements]
-    lines += ["", f"Atoms # {atom_style}", ""]
-    charges = atoms.get_initial_charges()
-    for i, (sym, p) in enumerate(zip(atoms.get_chemical_symbols(), pos)):
-        if atom_style == "charge":
-            lines.append(f"{i + 1} {types[sym]} {float(charges[i]):.6f} {p[0]!r} {p[1]!r} {p[2]!r}")
-        else:
-            lines.append(f"{i + 1} {types[sym]} {p[0]!r} {p[1]!r} {p[2]!r}")
-    return "\n".join(lines) + "\n"
 
 
 def read_cell(path: str | os.PathLike) -> Atoms:
@@ -148,8 +114,8 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
     out = Path(out_dir)
     lammps_path(out / "00-x" / "restart.0", "--out")   # refuse up front what LAMMPS cannot take
     type_elements = default_type_order(atoms)
-    data_text = lammps_data_text(atoms, type_elements, provider.atom_style,
-                                 title=f"zifsim input {atoms.get_chemical_formula()}")
+    data_text = lammps_data_text(atoms, type_elements, title=f"zifsim input {atoms.get_chemical_formula()}",
+                                 atom_style=provider.atom_style)
     data_sha = hashlib.sha256(data_text.encode()).hexdigest()
     meta_path = out / "metadata.json"
     dirs = protocol.stage_dirs()

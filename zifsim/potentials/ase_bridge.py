@@ -23,19 +23,16 @@ from typing import Any, Sequence
 import numpy as np
 
 from zifsim.errors import SimulationError
+from zifsim.geometry import cell_from_lammps_box
 
 # Mapping from ASE's 3x3 stress to the LAMMPS virial order xx, yy, zz, xy, xz, yz.
 _VIRIAL_INDEX = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
 
 
-def lammps_cell(box: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Lattice rows (Å) and origin (Å) from ``lammps.extract_box()``'s list."""
-    boxlo, boxhi, xy, yz, xz = box[0], box[1], box[2], box[3], box[4]
-    lx, ly, lz = (float(boxhi[i]) - float(boxlo[i]) for i in range(3))
-    cell = np.array([[lx, 0.0, 0.0],
-                     [float(xy), ly, 0.0],
-                     [float(xz), float(yz), lz]])
-    return cell, np.array([float(v) for v in boxlo])
+def box_cell(box: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Lattice rows (Å) and origin (Å) from ``lammps.extract_box()``'s list
+    (``boxlo, boxhi, xy, yz, xz, ...``: yz before xz)."""
+    return cell_from_lammps_box(box[0], box[1], xy=box[2], xz=box[4], yz=box[3])
 
 
 def stress_to_virial(stress: np.ndarray, volume: float) -> list[float]:
@@ -94,7 +91,7 @@ class ExternalBridge:
         tag = np.asarray(tag).reshape(-1)[:nlocal]
         order = np.argsort(tag, kind="stable")
         types = np.asarray(self.lmp.numpy.extract_atom("type")).reshape(-1)[:nlocal]
-        cell, origin = lammps_cell(self.lmp.extract_box())
+        cell, origin = box_cell(self.lmp.extract_box())
         atoms = self.atoms
         if len(atoms) != nlocal:
             raise SimulationError(f"LAMMPS has {nlocal} local atoms but the cell has {len(atoms)}; "
@@ -169,12 +166,10 @@ def open_bridged_lammps(atoms, provider: Any, elements: Sequence[str], workdir) 
     """
     from pathlib import Path
 
-    import ase.io
-
     from zifsim.engine.lammps_loader import new_lammps
+    from zifsim.structures.io import write_lammps_data
     data = Path(workdir) / "cell.data"
-    ase.io.write(data, atoms, format="lammps-data", atom_style="charge",
-                 specorder=list(elements), masses=True)
+    write_lammps_data(atoms, data, list(elements))
     lmp = new_lammps()
     lmp.commands_list(["units metal", "atom_style charge", "atom_modify map array",
                        f"read_data {data}"])

@@ -10,7 +10,8 @@ from zifsim.structures.build import build_from_file, build_material, prepare_str
 from zifsim.structures.cell import CELL_FILES, Cell
 from zifsim.structures.io import read_structure, write_lammps_data
 from zifsim.structures.supercell import make_supercell, repeats_for_width
-from zifsim.structures.validate import density_gcm3, format_report, validate_structure
+from zifsim.geometry import density_gcm3
+from zifsim.structures.validate import format_report, validate_structure
 
 __all__ = ["Cell", "CELL_FILES", "build_material", "build_from_file", "prepare_structure",
            "read_structure", "write_lammps_data", "make_supercell", "repeats_for_width",

@@ -15,7 +15,8 @@ from ase import Atoms
 
 from zifsim.fileio import atomic_open
 from zifsim.structures.io import cif_text, check_type_order, extxyz_text, lammps_data_text
-from zifsim.structures.validate import density_gcm3, validate_structure
+from zifsim.geometry import density_gcm3
+from zifsim.structures.validate import validate_structure
 
 CELL_FILES = ("cell.data", "cell.extxyz", "cell.cif", "validation.json")
 

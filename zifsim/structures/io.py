@@ -23,7 +23,7 @@ from ase.data import atomic_masses, atomic_numbers
 from zifsim.errors import InputError, StructureError
 from zifsim.fileio import atomic_open
 from zifsim.structures.chemistry import is_element
-from zifsim.structures.neighbours import lammps_cell
+from zifsim.geometry import lammps_cell
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,83 @@ _CORE_SUFFIX_ORDER = ("clean", "clean_h", "SL", "freeONLY", "clean5b")
 
 
 # ----------------------------------------------------------------------------- reading
-def read_structure(path: str | os.PathLike, fmt: str | None = None) -> Atoms:
+#: file formats zifsim reads: one structure ...
+STRUCTURE_FORMATS = ("cif", "extxyz", "lammps-data")
+#: ... or a trajectory (zifsim.analysis.trajectory streams these)
+TRAJECTORY_FORMATS = ("lammps-dump", "dcd", "xtc")
+FORMATS = STRUCTURE_FORMATS + TRAJECTORY_FORMATS
+_SUFFIX_FORMATS = {".cif": "cif", ".extxyz": "extxyz", ".xyz": "extxyz",
+                   ".data": "lammps-data", ".lmp": "lammps-data", ".lammps": "lammps-data",
+                   ".lammpstrj": "lammps-dump", ".dump": "lammps-dump", ".dcd": "dcd", ".xtc": "xtc"}
+#: LAMMPS data atom styles read (ASE ``ase.io.lammpsdata``): columns of the Atoms section
+DATA_STYLES = {"atomic": "id type x y z", "charge": "id type q x y z",
+               "full": "id mol type q x y z", "molecular": "id mol type x y z",
+               "bond": "id mol type x y z", "angle": "id mol type x y z"}
+
+
+def guess_format(path: str | os.PathLike) -> str | None:
+    """File format of ``path`` from its name or content, or None.
+
+    The last suffix that is not a number decides (``x.data.4000000`` ->
+    ``lammps-data``, ``dump.100.lammpstrj`` -> ``lammps-dump``); without a known
+    suffix the first bytes do: ``ITEM: TIMESTEP`` (LAMMPS dump), a ``xlo xhi``
+    header line (LAMMPS data), the DCD ``CORD`` or XTC magic number.
+    """
+    path = Path(path)
+    for suffix in reversed(path.suffixes):
+        if suffix[1:].isdigit():
+            continue
+        if suffix.lower() in _SUFFIX_FORMATS:
+            return _SUFFIX_FORMATS[suffix.lower()]
+        break
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    if head.lstrip().startswith(b"ITEM: TIMESTEP"):
+        return "lammps-dump"
+    if head[4:8] == b"CORD":
+        return "dcd"
+    if head[:4] == (1995).to_bytes(4, "big"):
+        return "xtc"
+    if re.search(rb"^\s*\S+\s+\S+\s+xlo\s+xhi", head, re.M):
+        return "lammps-data"
+    return None
+
+
+def parse_types(spec, source: str | None = None) -> dict[int, str]:
+    """LAMMPS type -> element map from ``"C,H,N,Zn"`` (type 1 = C, ...), ``"1=C,4=Zn"`` or a list."""
+    items = [str(x).strip() for x in (spec.split(",") if isinstance(spec, str) else spec)]
+    items = [x for x in items if x]
+    out: dict[int, str] = {}
+    for k, item in enumerate(items, start=1):
+        t, _, el = item.rpartition("=") if "=" in item else (str(k), "", item)
+        if not t.strip().isdigit() or not is_element(el.strip()):
+            raise InputError(f"cannot read type map entry {item!r}", source=source, where="--types",
+                             fix="list the element of every LAMMPS type in order, e.g. --types C,H,N,Zn "
+                                 "(type 1 = C), or give type=element pairs, e.g. --types 1=C,4=Zn")
+        out[int(t)] = el.strip()
+    if not out:
+        raise InputError("empty type map", source=source, where="--types", fix="e.g. --types C,H,N,Zn")
+    return out
+
+
+def read_structure(path: str | os.PathLike, fmt: str | None = None, types=None,
+                   atom_style: str | None = None) -> Atoms:
     """Read one periodic structure (CIF, extxyz or LAMMPS data) as :class:`ase.Atoms`.
 
     Parameters
     ----------
-    path : file to read; the format comes from the suffix (``.cif``,
-        ``.extxyz``/``.xyz``, ``.data``/``.lmp``) unless ``fmt`` is given.
-    fmt : ``"cif"``, ``"extxyz"`` or ``"lammps-data"``.
+    path : file to read; the format comes from the name or content
+        (:func:`guess_format`) unless ``fmt`` is given.
+    fmt : ``"cif"``, ``"extxyz"`` or ``"lammps-data"`` (any file name).
+    types : LAMMPS data only: type -> element map (``"C,H,N,Zn"``, see
+        :func:`parse_types`); default: the ``Masses`` section (element comment,
+        else the element of that mass).
+    atom_style : LAMMPS data only: ``atomic``, ``charge``, ``full``, ``molecular``;
+        default: the comment after ``Atoms`` (``Atoms # full``), else the number
+        of columns where that is unambiguous.
 
     Returns an Atoms with a 3D cell (Å), ``pbc=True`` and, for CIFs, the site
     occupancies in ``atoms.arrays["occupancy"]``.
@@ -50,28 +119,25 @@ def read_structure(path: str | os.PathLike, fmt: str | None = None) -> Atoms:
     if not path.is_file():
         raise InputError("structure file not found", source=str(path),
                          fix="check the path (or give a registry material name instead)")
-    fmt = fmt or _format_from_suffix(path)
+    fmt = fmt or guess_format(path)
+    if fmt is None:
+        raise InputError("cannot tell the file format from its name or content", source=str(path),
+                         fix=f"give the format, e.g. --format lammps-data (one of {', '.join(FORMATS)}), "
+                             "or rename to .cif, .extxyz or .data")
     if fmt == "cif":
         atoms = read_cif(path)
     elif fmt == "extxyz":
         atoms = _read_extxyz(path)
     elif fmt == "lammps-data":
-        atoms = _read_lammps_data(path)
+        atoms = read_lammps_data(path, types=types, atom_style=atom_style)
+    elif fmt in TRAJECTORY_FORMATS:
+        raise InputError(f"a {fmt} trajectory, not one structure", source=str(path),
+                         fix="analyse it with `zifsim analyse PATH` (it streams every frame)")
     else:
         raise InputError(f"unknown structure format {fmt!r}", source=str(path),
-                         fix="use a .cif, .extxyz or LAMMPS .data file")
+                         fix=f"use one of {', '.join(STRUCTURE_FORMATS)}")
     _check_cell(atoms, path)
     return atoms
-
-
-def _format_from_suffix(path: Path) -> str:
-    suffix = path.suffix.lower()
-    table = {".cif": "cif", ".extxyz": "extxyz", ".xyz": "extxyz",
-             ".data": "lammps-data", ".lmp": "lammps-data", ".lammps": "lammps-data"}
-    if suffix not in table:
-        raise InputError(f"cannot tell the structure format from the suffix {suffix!r}",
-                         source=str(path), fix="rename to .cif, .extxyz or .data")
-    return table[suffix]
 
 
 def _line_of(text: str, pattern: str) -> int | None:
@@ -181,33 +247,91 @@ def _read_extxyz(path: Path) -> Atoms:
     except Exception as exc:
         raise StructureError(f"malformed extxyz: {exc}", source=str(path),
                              fix="write it with ase.io.write(..., format='extxyz')") from None
+    if atoms.cell.rank < 3:
+        raise StructureError("no cell: a plain xyz file (or a LAMMPS 'dump xyz') has no box", source=str(path),
+                             fix="give an extxyz with a Lattice=\"...\" comment, a LAMMPS 'dump custom' "
+                                 "(id type x y z) or a data file")
     return atoms
 
 
-def _read_lammps_data(path: Path) -> Atoms:
-    """LAMMPS data with element comments in ``Masses`` (as zifsim writes them)."""
-    import ase.io
+def read_lammps_data(path: str | os.PathLike, types=None, atom_style: str | None = None) -> Atoms:
+    """A LAMMPS data file of any of :data:`DATA_STYLES` as Atoms (read by ``ase.io.lammpsdata``).
+
+    Elements: ``types`` (a map, :func:`parse_types`), else the ``Masses``
+    section: the ``# Element`` comment, else the element whose standard mass
+    is within 0.1 g/mol. A map that contradicts the Masses section, a type
+    with no element, or an atom style that cannot be told apart (6 columns:
+    ``charge`` or ``molecular``) is refused.
+    """
+    from ase.io.lammpsdata import read_lammps_data as ase_read
+    path = Path(path)
+    src = str(path)
     text = path.read_text(errors="replace")
-    masses = _parse_masses(text, path)
-    try:
-        atoms = ase.io.read(path, format="lammps-data", atom_style="charge", units="real")
-    except Exception as exc:
-        raise StructureError(f"malformed LAMMPS data file: {exc}", source=str(path),
-                             fix="use atom_style charge (id type q x y z)") from None
-    types = atoms.arrays.get("type", atoms.get_atomic_numbers())
-    symbols = [masses[int(t)] for t in types]
-    out = Atoms(symbols, positions=atoms.positions, cell=atoms.cell, pbc=True)
-    return out
-
-
-def _parse_masses(text: str, path: Path) -> dict[int, str]:
-    """Map LAMMPS type -> element from the ``Masses`` section (comment or mass)."""
     lines = text.splitlines()
-    start = next((k for k, line in enumerate(lines) if line.strip() == "Masses"), None)
+    start = next((k for k, line in enumerate(lines) if re.match(r"\s*Atoms\b", line)), None)
+    if start is None or not re.search(r"^\s*\d+\s+atoms\b", text, re.M):
+        raise StructureError("not a LAMMPS data file (no 'N atoms' header or no Atoms section)", source=src,
+                             fix="give a file written by LAMMPS write_data (or --format for another kind)")
+    style = atom_style or lines[start].partition("#")[2].strip().split(" ")[0] or None
+    first = next((line.partition("#")[0].split() for line in lines[start + 1:] if line.strip()), [])
+    style = style or _guess_data_style(first, src, start + 2)
+    if style not in DATA_STYLES:
+        raise StructureError(f"atom_style {style!r} is not read", source=src, where=start + 1,
+                             fix=f"use one of {', '.join(DATA_STYLES)} (LAMMPS write_data), or --atom-style")
+    by_mass = _parse_masses(lines, src)
+    user = parse_types(types, src) if types is not None else {}
+    for t, el in user.items():
+        known, how = by_mass.get(t, (None, ""))
+        if known and known != el and how == "comment":
+            raise StructureError(f"--types says type {t} is {el}, the Masses section says {known}",
+                                 source=src, where="Masses", fix="correct --types (or the Masses comments)")
+        if known and known != el:
+            log.warning("%s: --types says type %d is %s, its mass is that of %s; using %s", src, t, el, known, el)
+    elements = {t: el for t, (el, _) in by_mass.items() if el}
+    elements.update(user)
+    try:
+        with open(path) as fh:
+            raw = ase_read(fh, atom_style="molecular" if style in ("bond", "angle") else style,
+                           units="metal", sort_by_id=True)
+    except Exception as exc:
+        raise StructureError(f"malformed LAMMPS data file (atom_style {style}: {DATA_STYLES[style]}): "
+                             f"{type(exc).__name__}: {exc}", source=src,
+                             fix="check the Atoms section columns, or give the right --atom-style") from None
+    file_types = np.asarray(raw.arrays.get("type", raw.numbers), int)
+    missing = sorted(set(file_types.tolist()) - set(elements))
+    if missing:
+        raise StructureError(("" if by_mass else "no Masses section: ")
+                             + f"no element for atom type(s) {', '.join(map(str, missing))}", source=src,
+                             where="Masses", fix="give --types C,H,N,Zn (type 1 = C, ...) or "
+                                                  "'# Element' comments in the Masses section")
+    return Atoms([elements[int(t)] for t in file_types], positions=raw.positions, cell=raw.cell, pbc=True)
+
+
+def _guess_data_style(fields: list[str], src: str, line: int) -> str:
+    """atom_style of a data file without a style comment, from its first Atoms line."""
+    n = len(fields)
+    if n in (5, 8):
+        return "atomic"
+    if n in (7, 10):
+        return "full"
+    if n in (6, 9):  # id type q x y z  or  id mol type x y z
+        if not re.fullmatch(r"[+-]?\d+", fields[2]):
+            return "charge"  # the third column is a float: a charge, not a type
+        raise StructureError("cannot tell atom_style charge (id type q x y z) from molecular "
+                             "(id mol type x y z): the Atoms section has no '# style' comment",
+                             source=src, where=line,
+                             fix="give --atom-style charge or --atom-style molecular "
+                                 "(or write 'Atoms # charge' in the file)")
+    raise StructureError(f"{n} columns in the Atoms section match no atom style read here", source=src,
+                         where=line, fix=f"use one of {', '.join(DATA_STYLES)} or give --atom-style")
+
+
+def _parse_masses(lines: list[str], src: str) -> dict[int, tuple[str | None, str]]:
+    """Type -> (element or None, how: "comment" | "mass") from the ``Masses`` section."""
+    start = next((k for k, line in enumerate(lines) if line.strip().split("#")[0].strip() == "Masses"), None)
+    out: dict[int, tuple[str | None, str]] = {}
     if start is None:
-        raise StructureError("no Masses section: cannot tell elements of the atom types",
-                             source=str(path), fix="add a Masses section with '# Element' comments")
-    out: dict[int, str] = {}
+        return out
     for number, line in enumerate(lines[start + 1:], start=start + 2):
         if not line.strip():
             if out:
@@ -218,17 +342,20 @@ def _parse_masses(text: str, path: Path) -> dict[int, str]:
         if len(parts) < 2 or not parts[0].isdigit():
             break
         sym = comment.strip().split()[0] if comment.strip() else None
-        if sym is None or not is_element(sym):
+        if sym is not None and is_element(sym):
+            out[int(parts[0])] = (sym, "comment")
+            continue
+        try:
             mass = float(parts[1])
-            sym = _element_from_mass(mass)
-            if sym is None:
-                raise StructureError(f"type {parts[0]}: mass {mass} matches no element", source=str(path),
-                                     where=number, fix="add '# Element' after the mass")
-        out[int(parts[0])] = sym
+        except ValueError:
+            raise StructureError(f"mass {parts[1]!r} of type {parts[0]} is not a number", source=src,
+                                 where=number, fix="write 'TYPE MASS # Element' lines in Masses") from None
+        out[int(parts[0])] = (_element_from_mass(mass), "mass")
     return out
 
 
 def _element_from_mass(mass: float) -> str | None:
+    """The element whose standard atomic mass is within 0.1 g/mol of ``mass``, or None."""
     from ase.data import chemical_symbols
     diffs = np.abs(atomic_masses[1:] - mass)
     z = int(np.argmin(diffs)) + 1
@@ -363,12 +490,26 @@ def check_type_order(atoms: Atoms, elements: list[str] | None, source: str | Non
     return elements
 
 
-def lammps_data_text(atoms: Atoms, elements: list[str], title: str = "") -> str:
-    """LAMMPS data file text, ``atom_style charge`` (charges 0), lengths in Å.
+#: atom styles :func:`lammps_data_text` writes (column layouts of the Atoms section).
+DATA_WRITE_STYLES = ("charge", "atomic")
 
-    Atom types follow ``elements``; the box is the LAMMPS (lower-triangular)
-    form of the cell, and positions are wrapped into it.
+
+def lammps_data_text(atoms: Atoms, elements: list[str] | None = None, title: str = "",
+                     atom_style: str = "charge") -> str:
+    """THE LAMMPS data file text of zifsim (``zifsim build`` cell.data, the run's input.data).
+
+    Lengths in Å, masses in g/mol with an element comment in ``Masses``
+    (``1 12.011000 # C``), atom types in the order of ``elements`` (default:
+    sorted symbols). ``atom_style`` ``charge`` (``id type q x y z``; q from
+    ``atoms.get_initial_charges()``, 0 unless set) or ``atomic``
+    (``id type x y z``). The box is the LAMMPS (lower-triangular) form of the
+    cell (:func:`zifsim.geometry.lammps_cell`), positions wrapped into it; for
+    a cell with large tilts use :func:`write_lammps_data` (reduces them).
     """
+    if atom_style not in DATA_WRITE_STYLES:
+        raise InputError(f"cannot write atom_style {atom_style!r}", where="atom_style",
+                         fix=f"use one of {', '.join(DATA_WRITE_STYLES)}")
+    elements = check_type_order(atoms, elements)
     std = lammps_cell(np.asarray(atoms.cell, float))
     frac = atoms.cell.scaled_positions(atoms.positions) % 1.0
     frac[np.isclose(frac, 1.0, atol=1e-12)] = 0.0
@@ -383,9 +524,11 @@ def lammps_data_text(atoms: Atoms, elements: list[str], title: str = "") -> str:
     out += ["", "Masses", ""]
     for e in elements:
         out.append(f"{type_of[e]} {atomic_masses[atomic_numbers[e]]:.6f} # {e}")
-    out += ["", "Atoms # charge", ""]
+    out += ["", f"Atoms # {atom_style}", ""]
+    charges = atoms.get_initial_charges()
     for k, (sym, r) in enumerate(zip(atoms.get_chemical_symbols(), pos), start=1):
-        out.append(f"{k} {type_of[sym]} 0.0 {r[0]:.10f} {r[1]:.10f} {r[2]:.10f}")
+        q = f" {float(charges[k - 1])!r}" if atom_style == "charge" else ""
+        out.append(f"{k} {type_of[sym]}{q} {r[0]:.10f} {r[1]:.10f} {r[2]:.10f}")
     return "\n".join(out) + "\n"
 
 
@@ -418,8 +561,8 @@ def extxyz_text(atoms: Atoms, info: dict | None = None) -> str:
 
 
 def write_lammps_data(atoms: Atoms, path: str | os.PathLike, elements: list[str] | None = None,
-                      title: str = "") -> None:
-    """Atomically write a LAMMPS data file (``atom_style charge``, types in ``elements`` order).
+                      title: str = "", atom_style: str = "charge") -> None:
+    """Atomically write :func:`lammps_data_text` (types in ``elements`` order) to ``path``.
 
     The cell is first put in the LAMMPS orientation with reduced tilts
     (:func:`zifsim.structures.supercell.standard_orientation`): same lattice,
@@ -427,6 +570,6 @@ def write_lammps_data(atoms: Atoms, path: str | os.PathLike, elements: list[str]
     """
     from zifsim.structures.supercell import standard_orientation
     elements = check_type_order(atoms, elements)
-    text = lammps_data_text(standard_orientation(atoms), elements, title)
+    text = lammps_data_text(standard_orientation(atoms), elements, title, atom_style)
     with atomic_open(path) as fh:
         fh.write(text)

@@ -12,31 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 
-
-def lammps_cell(cell: np.ndarray) -> np.ndarray:
-    """Lower-triangular cell (rows a, b, c; Å) with the same lengths and angles.
-
-    ``a`` along x, ``b`` in the xy plane: the LAMMPS / freud convention
-    (``[[lx,0,0],[xy,ly,0],[xz,yz,lz]]``).
-    """
-    a, b, c = np.asarray(cell, float)
-    lx = np.linalg.norm(a)
-    xy = b @ a / lx
-    ly = np.sqrt(max(b @ b - xy ** 2, 0.0))
-    xz = c @ a / lx
-    yz = (b @ c - xy * xz) / ly
-    lz = np.sqrt(max(c @ c - xz ** 2 - yz ** 2, 0.0))
-    return np.array([[lx, 0, 0], [xy, ly, 0], [xz, yz, lz]])
-
-
-def perpendicular_widths(cell: np.ndarray) -> np.ndarray:
-    """Distances (Å) between opposite faces of the cell, one per lattice vector."""
-    cell = np.asarray(cell, float)
-    volume = abs(np.linalg.det(cell))
-    areas = np.array([np.linalg.norm(np.cross(cell[1], cell[2])),
-                      np.linalg.norm(np.cross(cell[2], cell[0])),
-                      np.linalg.norm(np.cross(cell[0], cell[1]))])
-    return volume / areas
+from zifsim.geometry import lammps_cell, perpendicular_widths
 
 
 @dataclass

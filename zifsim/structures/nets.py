@@ -42,20 +42,15 @@ from typing import Any
 
 import numpy as np
 from ase import Atoms
-from ase.data import atomic_masses, atomic_numbers
-
 from zifsim.errors import ConfigError, StructureError
+from zifsim.geometry import density_gcm3, tau4 as tau4_of
+from zifsim.structures.chemistry import METALS, metals_in, mn_bond, mn_cutoff
 
 #: Bump when the construction or relaxation recipe changes (invalidates the cache).
 RECIPE_VERSION = 3
 
-#: Tetrahedral M(II)-N(imidazolate) bond lengths, Å (crystal structures:
-#: Zn 1.99 ZIF-4, Co 1.98 ZIF-67, Cu 2.00 ZIF-Cu-1, Cd 2.21 Cd(im)2, Fe 2.03).
-MN_BOND_A = {"Zn": 1.99, "Co": 1.98, "Cu": 2.00, "Cd": 2.21, "Fe": 2.03, "Mn": 2.10,
-             "Ni": 1.98, "Mg": 2.05}
-#: M-N distance counted as a coordination bond (Å) in :func:`net_report`.
-MN_CUTOFF_A = {"Cd": 2.75}
-MN_CUTOFF_DEFAULT_A = 2.5
+# M-N bond lengths (the decoration targets) and the M-N bond cutoff of net_report come
+# from the one metals table, zifsim.structures.chemistry (mn_bond, mn_cutoff).
 
 
 @dataclass(frozen=True)
@@ -119,10 +114,10 @@ def linker_span(metal: str) -> float:
 
 
 def _mn_bond(metal: str) -> float:
-    if metal not in MN_BOND_A:
+    if metal not in METALS:
         raise ConfigError(f"no tetrahedral M-N bond length known for metal {metal!r}",
-                          where="metal", fix=f"use one of: {', '.join(sorted(MN_BOND_A))}")
-    return MN_BOND_A[metal]
+                          where="metal", fix=f"use one of: {', '.join(sorted(METALS))}")
+    return mn_bond(metal)
 
 
 # ----------------------------------------------------------------------------- nets
@@ -595,7 +590,7 @@ def net_report(atoms: Atoms, metal: str | None = None, r_mm: float = 7.6) -> dic
     from scipy.sparse.csgraph import connected_components
 
     symbols = np.array(atoms.get_chemical_symbols())
-    metals = sorted({s for s in symbols if s in MN_BOND_A})
+    metals = sorted(metals_in(symbols))
     if metal is None:
         if len(metals) != 1:
             raise StructureError(f"expected one metal, found {metals}", where="metal",
@@ -604,7 +599,7 @@ def net_report(atoms: Atoms, metal: str | None = None, r_mm: float = 7.6) -> dic
     m_idx = np.flatnonzero(symbols == metal)
     if len(m_idx) == 0:
         raise StructureError(f"no {metal} atoms in the cell", where="metal")
-    cutoff = MN_CUTOFF_A.get(metal, MN_CUTOFF_DEFAULT_A)
+    cutoff = mn_cutoff(metal)
     # covalent bonds (non-metal) + M-N bonds
     i, j, d, S = neighbor_list("ijdS", atoms, max(cutoff, 1.7))
     si, sj = symbols[i], symbols[j]
@@ -613,16 +608,7 @@ def net_report(atoms: Atoms, metal: str | None = None, r_mm: float = 7.6) -> dic
     mn = is_m_i & (sj == "N") & (d < cutoff)
     cn = np.bincount(i[mn], minlength=len(atoms))[m_idx]
     D = neighbor_list("D", atoms, max(cutoff, 1.7))
-    tau4 = []
-    for m in m_idx:  # Yang, Powell, Houser 2007: tau4 = (360 - a - b) / 141, a, b largest angles
-        v = D[mn & (i == m)]
-        if len(v) != 4:
-            tau4.append(float("nan"))
-            continue
-        v = v / np.linalg.norm(v, axis=1)[:, None]
-        ang = sorted(np.degrees(np.arccos(np.clip(v[a] @ v[b], -1, 1)))
-                     for a in range(4) for b in range(a + 1, 4))
-        tau4.append(float((360.0 - ang[-1] - ang[-2]) / 141.0))
+    tau4 = [tau4_of(D[mn & (i == m)]) if cn_m == 4 else float("nan") for m, cn_m in zip(m_idx, cn)]
     bonded = covalent | mn | ((sj == metal) & np.isin(si, ["N"]) & (d < cutoff))
     g = coo_matrix((np.ones(bonded.sum()), (i[bonded], j[bonded])), shape=(len(atoms),) * 2)
     ncomp, label = connected_components(g, directed=False)
@@ -660,10 +646,9 @@ def net_report(atoms: Atoms, metal: str | None = None, r_mm: float = 7.6) -> dic
         elif not same_net:
             inter.append(float(dist))
     volume_nm3 = atoms.get_volume() / 1000.0
-    mass_g = float(atomic_masses[[atomic_numbers[s] for s in symbols]].sum()) / 6.02214076e23
     return {
         "metal": metal, "n_metal": int(len(m_idx)),
-        "density_gcm3": mass_g / (atoms.get_volume() * 1e-24),
+        "density_gcm3": density_gcm3(atoms),
         "metal_density_nm3": len(m_idx) / volume_nm3,
         "cn": cn.tolist(), "mn_A": d[mn].tolist(), "tau4": tau4, "n_networks": n_networks,
         "intra_mm_A": sorted(intra), "inter_mm_A": sorted(inter),

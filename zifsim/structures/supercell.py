@@ -11,7 +11,7 @@ import numpy as np
 from ase import Atoms
 
 from zifsim.errors import InputError
-from zifsim.structures.neighbours import lammps_cell, perpendicular_widths
+from zifsim.geometry import lammps_cell, perpendicular_widths
 
 
 def repeats_for_width(atoms: Atoms, min_width_A: float) -> tuple[int, int, int]:
@@ -70,5 +70,6 @@ def standard_orientation(atoms: Atoms) -> Atoms:
     frac = np.linalg.solve(np.array([a, b, c]).T, cart.T).T % 1.0
     frac[np.isclose(frac, 1.0, atol=1e-12)] = 0.0
     out = Atoms(atoms.get_chemical_symbols(), positions=frac @ new_cell, cell=new_cell, pbc=True)
+    out.set_initial_charges(atoms.get_initial_charges())
     out.info.update(atoms.info)
     return out

@@ -19,25 +19,10 @@ import numpy as np
 from ase import Atoms
 
 from zifsim import __version__
-from zifsim.structures.chemistry import MIN_DISTANCE_A, METALS, TAU4_MIN, mn_cutoff, mn_range
+from zifsim.geometry import density_gcm3, tau4
+from zifsim.structures.chemistry import (MIN_DISTANCE_A, MN_CUTOFF_RULE, TAU4_MIN, metals_in, mn_cutoff,
+                                        mn_cutoffs, mn_range)
 from zifsim.structures.neighbours import neighbour_pairs
-
-AMU_PER_A3_TO_GCM3 = 1.66053906660  # 1 amu/Å^3 in g/cm^3
-
-
-def density_gcm3(atoms: Atoms) -> float:
-    """Mass density of a periodic cell in g/cm³."""
-    return float(atoms.get_masses().sum() / atoms.get_volume() * AMU_PER_A3_TO_GCM3)
-
-
-def tau4(vectors: np.ndarray) -> float:
-    """tau4 geometry index of four bond vectors (Å) around one centre (1 = tetrahedral)."""
-    u = vectors / np.linalg.norm(vectors, axis=1)[:, None]
-    cosines = np.clip(u @ u.T, -1.0, 1.0)
-    iu = np.triu_indices(4, 1)
-    angles = np.sort(np.degrees(np.arccos(cosines[iu])))
-    return float((360.0 - angles[-1] - angles[-2]) / 141.0)
-
 
 def metal_coordination(atoms: Atoms) -> list[dict]:
     """Per-metal N coordination: index, element, CN, M-N distances (Å), tau4, shell gap (Å).
@@ -47,7 +32,7 @@ def metal_coordination(atoms: Atoms) -> list[dict]:
     M-N bond (how cleanly the first shell is separated).
     """
     sym = np.array(atoms.get_chemical_symbols())
-    metals = np.flatnonzero(np.isin(sym, list(METALS)))
+    metals = np.flatnonzero(np.isin(sym, metals_in(sym)))
     if len(metals) == 0:
         return []
     pairs = neighbour_pairs(atoms, 5.0)
@@ -87,7 +72,7 @@ def validate_structure(atoms: Atoms, name: str | None = None, linkers: dict | No
     symbols = atoms.get_chemical_symbols()
     counts = Counter(symbols)
     sym = np.array(symbols)
-    metals = sorted(s for s in counts if s in METALS)
+    metals = sorted(metals_in(counts))
     n_metal = sum(counts[m] for m in metals)
     checks: list[dict] = []
 
@@ -164,6 +149,8 @@ def validate_structure(atoms: Atoms, name: str | None = None, linkers: dict | No
         "density_gcm3": round(rho, 5),
         "metal_density_per_nm3": round(n_metal / atoms.get_volume() * 1000.0, 4),
         "cn_counts": {str(k): v for k, v in sorted(cns.items())},
+        "mn_cutoff_A": mn_cutoffs(metals),
+        "mn_cutoff_rule": MN_CUTOFF_RULE,
         "MN_distance_A": _stats(mn_all),
         "tau4": _stats(taus),
         "largest_MN_gap_A": round(float(mn_all.max()), 4) if len(mn_all) else None,
@@ -210,6 +197,9 @@ def format_report(report: dict) -> str:
     if mn:
         lines.append(f"  M-N {mn['min']:.3f} / {mn['mean']:.3f} / {mn['max']:.3f} Å (min/mean/max); "
                      f"CN counts {report['cn_counts']}")
+    if report.get("mn_cutoff_A"):
+        lines.append("  M-N cutoff " + ", ".join(f"{m} {c:.2f} Å" for m, c in report["mn_cutoff_A"].items())
+                     + f" ({report.get('mn_cutoff_rule', '')})")
     if t4:
         lines.append(f"  tau4 {t4['min']:.3f} / {t4['mean']:.3f} / {t4['max']:.3f}")
     for c in report["checks"]:
