@@ -52,12 +52,15 @@ def periodic_pairs(cell: np.ndarray, frac: np.ndarray, r_max: float, unordered_o
         box = np.diag(cell).copy()
         pos = np.mod(frac * box, box)
         pairs = cKDTree(pos, boxsize=box).query_pairs(r_max, output_type="ndarray")
-        i, j = pairs[:, 0], pairs[:, 1]
-        dv = pos[j] - pos[i]
-        dv -= box * np.round(dv / box)
-        d = np.sqrt(np.einsum("ij,ij->i", dv, dv))
-        keep = d < r_max
-        return i[keep], j[keep], d[keep], False
+        i, j = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+        d2 = np.zeros(len(i))
+        for k in range(3):  # column by column: 1-D takes are ~2x faster than row gathers
+            x = np.ascontiguousarray(pos[:, k])
+            dx = x.take(j) - x.take(i)
+            dx -= box[k] * np.rint(dx * (1.0 / box[k]))
+            d2 += dx * dx
+        d = np.sqrt(d2)
+        return i, j, d, False
     margin = r_max / widths
     n_img = np.ceil(margin).astype(int)
     idx_parts, frac_parts = [], []
@@ -140,6 +143,9 @@ class PartialRDF(FrameAnalysis):
         self.counts = {e: int(m.sum()) for e, m in self.masks.items()}
         self._hist = {p: np.zeros(self.nbins) for p in self.pairs}
         self.type_index = np.array([elements.index(e) for e in frame.elements])
+        # histogram code of a pair (i, j): (t_i * nt + t_j) * nbins + bin
+        self._pair_code = (self.type_index * len(elements) * self.nbins).astype(np.int64)
+        self._type_nb = (self.type_index * self.nbins).astype(np.int64)
         self._norm = {p: 0.0 for p in self.pairs}  # sum over frames of N_a * N_b / V
         self._density = 0.0
         self.edges = np.linspace(0.0, self.r_max, self.nbins + 1)
@@ -149,10 +155,11 @@ class PartialRDF(FrameAnalysis):
         self._density += frame.n_atoms / vol
         self._n_used += 1
         i, j, d, ordered = periodic_pairs(frame.cell, frame.fractional(), self.r_max, unordered_ok=True)
-        ti, tj = self.type_index[i], self.type_index[j]
-        ok = (ti >= 0) & (tj >= 0)
         nt = len(self.elements)
-        code = (ti[ok] * nt + tj[ok]) * self.nbins + np.minimum((d[ok] / self.dr).astype(np.int64), self.nbins - 1)
+        code = self._pair_code.take(i) + self._type_nb.take(j)  # (t_i * nt + t_j) * nbins
+        bins = (d * (1.0 / self.dr)).astype(np.int64)
+        np.minimum(bins, self.nbins - 1, out=bins)
+        code += bins
         hist = np.bincount(code, minlength=nt * nt * self.nbins).reshape(nt, nt, self.nbins)
         if not ordered:  # each unordered pair counts for both directions
             hist = hist + hist.transpose(1, 0, 2)

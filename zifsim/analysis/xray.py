@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from zifsim.analysis.base import FrameAnalysis
 from zifsim.errors import InputError
 
-__all__ = ["XrayPDF", "form_factor", "xray_weights", "xray_of_atoms", "structure_factor", "pdf_D",
+__all__ = ["XrayPDF", "LowQLattice", "form_factor", "xray_weights", "xray_of_atoms", "structure_factor", "pdf_D",
            "debye_structure_factor", "direct_structure_factor", "first_sharp_peak", "lorch", "NORMS"]
 
 #: weight normalisations: Faber-Ziman <f>² (default) or <f²>
@@ -133,17 +134,29 @@ class XrayPDF:
         if not 0 <= q_min < q_max:
             raise InputError(f"Q range {q_min}-{q_max} Å⁻¹", where="q_min/q_max", fix="give 0 <= q_min < q_max")
         dq = dq or min(self.dq, 0.25 / self._r_cut)
-        n = max(2, int(np.ceil((q_max - q_min) / dq)) + 1)
-        q = np.linspace(q_min, q_max, n)
+        r = self.r if r is None else np.asarray(r, float)
+        lat = getattr(self, "lattice", None)
+        use_lattice = lat is not None and q_min > 0 and q_min <= lat.q_max
+        q_lo = 0.0 if use_lattice else q_min
+        n = max(2, int(np.ceil((q_max - q_lo) / dq)) + 1)
+        q = np.linspace(q_lo, q_max, n)
         integrand = q * self.s_minus_1(q, "none") * (lorch_fn(q, q_max) if lorch else 1.0)
         wts = np.full(n, q[1] - q[0])
         wts[[0, -1]] *= 0.5
-        r = self.r if r is None else np.asarray(r, float)
-        return (2 / np.pi) * np.sin(np.outer(r, q)) @ (integrand * wts)
+        d = (2 / np.pi) * np.sin(np.outer(r, q)) @ (integrand * wts)
+        if use_lattice:  # remove [0, q_min) exactly: the model's own Bragg / lattice scattering there
+            d -= lat.band_D(r, 0.0, q_min, (lambda qq: lorch_fn(qq, q_max)) if lorch else None, self.norm)
+        return d
 
     # ------------------------------------------------------------------ driver
-    def compute(self, rdf):
-        """Compute G, D, D_qmax, S, F, i from the partials of ``rdf`` (all pairs needed); returns self."""
+    def compute(self, rdf, lattice=None):
+        """Compute G, D, D_qmax, S, F, i from the partials of ``rdf`` (all pairs needed); returns self.
+
+        ``lattice``: a concluded :class:`LowQLattice` of the same frames; with it the part of
+        S(Q) below a measurement's Qmin is the exact reciprocal-lattice sum, so
+        :meth:`measured_D` with q_min > 0 does not depend on r_max either.
+        """
+        self.lattice = lattice
         import pandas as pd
         needed = {(a, b) for i, a in enumerate(rdf.elements) for b in rdf.elements[i:]}
         have = {tuple(p) for p in rdf.partials} | {tuple(p[::-1]) for p in rdf.partials}
@@ -194,22 +207,115 @@ class XrayPDF:
 lorch_fn = lorch
 
 
+def _lattice_vectors(cell: np.ndarray, q_max: float):
+    """Reciprocal-lattice vectors (one per Friedel pair, no Q = 0) with |Q| <= q_max, and |Q| (Å⁻¹)."""
+    cell = np.asarray(cell, float)
+    recip = 2 * np.pi * np.linalg.inv(cell).T  # rows: b1, b2, b3 (Å⁻¹)
+    # h_k = a_k . Q / 2π and |a_k . Q| <= |a_k| q_max
+    hmax = np.ceil(q_max * np.linalg.norm(cell, axis=1) / (2 * np.pi)).astype(int)
+    hkl = np.stack(np.meshgrid(*[np.arange(-h, h + 1) for h in hmax], indexing="ij"), -1).reshape(-1, 3)
+    first = np.argmax(hkl != 0, axis=1)
+    hkl = hkl[hkl[np.arange(len(hkl)), first] > 0]
+    qvec = hkl @ recip
+    qlen = np.linalg.norm(qvec, axis=1)
+    keep = (qlen <= q_max) & (qlen > 0)
+    return qvec[keep], qlen[keep]
+
+
+def _amplitudes(frame, qvec, qlen):
+    """{element: Σ_j∈element exp(iQ·r_j)} on the vectors (chunked), and the element list."""
+    elements = sorted(set(frame.elements.tolist()))
+    out = {}
+    for e in elements:
+        p_e = frame.positions[frame.elements == e]
+        s = np.zeros(len(qvec), complex)
+        for start in range(0, len(qvec), 20000):
+            sl = slice(start, start + 20000)
+            s[sl] = np.exp(1j * (p_e @ qvec[sl].T)).sum(axis=0)
+        out[e] = s
+    return out, elements
+
+
+class LowQLattice(FrameAnalysis):
+    """Exact low-Q X-ray scattering of the periodic model, from its reciprocal lattice.
+
+    For a periodic cell the powder S(Q) is a set of lines at the reciprocal-lattice
+    vectors G: ``S(Q) - 1 = (2π²/(V N)) Σ_G |Σ_j f_j e^{iG·r_j}|² δ(Q - |G|) / (⟨f⟩² Q²)
+    - ⟨f²⟩/⟨f⟩²`` (Faber-Ziman). Per frame, the line strengths ``|A_G|²/(V N)`` are
+    binned in fine Q bins (``dq``, Å⁻¹) up to ``q_max`` (Å⁻¹), per element pair, and
+    averaged over frames. :meth:`band_D` integrates ``(2/π) Q [S - 1] M(Q) sin(Qr)``
+    over a Q band from them: no RDF, no r range. Feed it the same frames as the RDF.
+    """
+
+    def __init__(self, q_max: float = 1.5, dq: float = 0.0005):
+        super().__init__()
+        self.q_max, self.dq = float(q_max), float(dq)
+
+    def _prepare(self, frame) -> None:
+        self.elements = sorted(set(frame.elements.tolist()))
+        self.nbins = int(np.ceil(self.q_max / self.dq))
+        self._lines = {}
+        self._conc = {e: float(np.mean(frame.elements == e)) for e in self.elements}
+
+    def _single_frame(self, frame) -> None:
+        qvec, qlen = _lattice_vectors(frame.cell, self.q_max)
+        amp, _ = _amplitudes(frame, qvec, qlen)
+        k = np.minimum((qlen / self.dq).astype(np.int64), self.nbins - 1)
+        scale = 2.0 / (frame.volume * frame.n_atoms)  # x 2: one vector per Friedel pair
+        for ia, a in enumerate(self.elements):
+            for b in self.elements[ia:]:
+                val = np.real(amp[a] * np.conj(amp[b])) * (1 if a == b else 2)
+                self._lines[(a, b)] = self._lines.get((a, b), 0) + np.bincount(
+                    k, val * scale, minlength=self.nbins)
+
+    def _conclude(self) -> None:
+        self.q = (np.arange(self.nbins) + 0.5) * self.dq
+        self.lines = {p: v / max(self.n_frames, 1) for p, v in self._lines.items()}
+
+    def band_D(self, r, q_lo: float, q_hi: float, modification=None, norm: str = "fz") -> np.ndarray:
+        """(2/π) ∫_q_lo^q_hi Q [S(Q) - 1] M(Q) sin(Qr) dQ (Å⁻²) of the periodic model, exactly."""
+        if q_hi > self.q_max + 1e-12:
+            raise InputError(f"lattice sum computed to {self.q_max} Å⁻¹, asked to {q_hi}",
+                             where="q_max", fix="make LowQLattice with q_max >= the data's Qmin")
+        r = np.asarray(r, float)
+        sel = (self.q >= q_lo) & (self.q < q_hi)
+        q = self.q[sel]
+        f = {e: form_factor(e, q) for e in self.elements}
+        mean_f = sum(self._conc[e] * f[e] for e in self.elements)
+        denom = mean_f ** 2 if norm == "fz" else sum(self._conc[e] * f[e] ** 2 for e in self.elements)
+        strength = sum(f[a] * f[b] * v[sel] for (a, b), v in self.lines.items()) / denom  # Σ |A|²/(VN<f>²)
+        m = np.ones_like(q) if modification is None else modification(q)
+        # lines: ∫ Q δ(Q-|G|)/Q² (2π²) ... = 2π² strength / |G|
+        d = (2 / np.pi) * np.sin(np.outer(r, q)) @ (2 * np.pi ** 2 * strength / q * m)
+        # continuous - <f²>/<f>² term, on a fine grid
+        qq = np.linspace(q_lo, q_hi, max(2, int(np.ceil((q_hi - q_lo) / 0.001)) + 1))
+        ff = {e: form_factor(e, qq) for e in self.elements}
+        mf = sum(self._conc[e] * ff[e] for e in self.elements)
+        mf2 = sum(self._conc[e] * ff[e] ** 2 for e in self.elements)
+        base = -mf2 / (mf ** 2 if norm == "fz" else mf2)
+        mm = np.ones_like(qq) if modification is None else modification(qq)
+        d += (2 / np.pi) * np.trapezoid(qq * base * mm * np.sin(np.outer(r, qq)), qq, axis=1)
+        return d
+
+
 # ---------------------------------------------------------------------- ase.Atoms front end
-def xray_of_atoms(system, r_max: float = 20.0, dr: float = 0.01, sigma: float = 0.0, **xray_kw) -> XrayPDF:
+def xray_of_atoms(system, r_max: float = 20.0, dr: float = 0.01, sigma: float = 0.0, lattice_q_max: float = 1.5,
+                  **xray_kw) -> XrayPDF:
     """:class:`XrayPDF` of one structure (ase.Atoms, Frame or path) or an iterable of Frames.
 
     ``r_max`` (Å), ``dr`` (Å) and ``sigma`` (Å, Gaussian broadening of the pair distances,
     for static structures) go to PartialRDF (periodic images counted, any r_max);
+    ``lattice_q_max`` (Å⁻¹, 0: none) to :class:`LowQLattice` (exact S(Q) below a measured Qmin);
     ``xray_kw`` to XrayPDF (q_max, dq, q_min, lorch, r_window, norm).
     """
-    from zifsim.analysis.rdf import PartialRDF
     import types
+    from zifsim.analysis.base import as_frame, run_all
+    from zifsim.analysis.rdf import PartialRDF
     rdf = PartialRDF(r_max=r_max, dr=dr, sigma=sigma)
-    if isinstance(system, (list, tuple, types.GeneratorType)):
-        rdf.run(system)
-    else:
-        rdf.compute(system)
-    return XrayPDF(**xray_kw).compute(rdf)
+    lattice = LowQLattice(q_max=lattice_q_max) if lattice_q_max else None
+    frames = list(system) if isinstance(system, (list, tuple, types.GeneratorType)) else [as_frame(system)]
+    run_all([rdf] + ([lattice] if lattice else []), frames)
+    return XrayPDF(**xray_kw).compute(rdf, lattice)
 
 
 def structure_factor(system, q=None, r_max: float = 20.0, dr: float = 0.01, r_window: str = "lorch",
@@ -271,58 +377,52 @@ def debye_structure_factor(system, q: np.ndarray, r_max: float, r_window: str = 
             # uniform-density term: N ρ c_a c_b ∫ 4π r² sinc(Qr) W dr (fine quadrature)
             rr = np.linspace(0, r_max, 20001)
             integ = 4 * np.pi * rr ** 2 * np.sinc(np.outer(q, rr) / np.pi) * win(rr)
-            uniform = n * rho * conc[a] * conc[b] * np.trapz(integ, rr, axis=1)
+            uniform = n * rho * conc[a] * conc[b] * np.trapezoid(integ, rr, axis=1)
             total += f[a] * f[b] * (s - uniform)
     return 1.0 + total / (n * denom)
 
 
-def direct_structure_factor(frame, q_max: float = 3.0, dq: float = 0.05):
-    """X-ray S(Q) (Faber-Ziman) summed over the reciprocal lattice of the cell, for low Q.
+def direct_structure_factor(frame, q_max: float = 3.0, dq: float = 0.05, normalise: str = "density"):
+    """X-ray S(Q) (Faber-Ziman) from the reciprocal lattice of the cell, for low Q. Returns (Q, S, n_vectors).
 
-    ``S(Q) - 1 = (|Σ_j f_j e^{iQ·r_j}|²/N - <f²>) / <f>²`` averaged over the
-    Q vectors of the simulation cell in bins of ``dq`` (Å⁻¹); exact for a
-    periodic cell and independent of any RDF range, so it resolves the first sharp
-    diffraction peak (~1 Å⁻¹). ``frame``: Frame, ase.Atoms or path. Returns (Q, S, n_vectors).
+    Exact for a periodic cell and independent of any RDF range, so it resolves the first
+    sharp diffraction peak (~1 Å⁻¹). ``normalise="density"`` (default): the powder average
+    over each Q bin of width ``dq`` (Å⁻¹), ``S̄ - 1 = (2π²/(V N dq)) Σ_{G in bin} |A_G|²/(⟨f⟩² G²)
+    - ⟨f²⟩/⟨f⟩²`` with ``A_G = Σ_j f_j e^{iG·r_j}`` (both Friedel mates counted): a crystal's
+    unit cell and supercell give the same S̄, and empty bins are returned too.
+    ``normalise="count"``: the mean of ``(|A_G|²/N - ⟨f²⟩)/⟨f⟩²`` over the vectors in the bin
+    (depends on the cell: a supercell adds vectors without intensity); empty bins dropped.
+    ``frame``: Frame, ase.Atoms or path.
     """
     from zifsim.analysis.base import as_frame
+    if normalise not in ("density", "count"):
+        raise InputError(f"normalise={normalise!r}", where="normalise", fix="use 'density' or 'count'")
     frame = as_frame(frame)
-    cell = np.asarray(frame.cell, float)
-    recip = 2 * np.pi * np.linalg.inv(cell).T  # rows: b1, b2, b3 (Å⁻¹)
-    # |h_k| <= q_max / |b_k|-spacing: h_k = a_k . Q / 2π, |a_k . Q| <= |a_k| q_max
-    hmax = np.ceil(q_max * np.linalg.norm(cell, axis=1) / (2 * np.pi)).astype(int)
-    hkl = np.stack(np.meshgrid(*[np.arange(-h, h + 1) for h in hmax], indexing="ij"), -1).reshape(-1, 3)
-    # one of each Friedel pair (S(Q) = S(-Q)), no Q = 0
-    first = np.argmax(hkl != 0, axis=1)
-    sign = hkl[np.arange(len(hkl)), first]
-    hkl = hkl[(sign > 0)]
-    qvec = hkl @ recip
-    qlen = np.linalg.norm(qvec, axis=1)
-    keep = (qlen <= q_max) & (qlen > 0)
-    qvec, qlen = qvec[keep], qlen[keep]
-    elements = sorted(set(frame.elements.tolist()))
-    pos = frame.positions
-    n = len(pos)
+    qvec, qlen = _lattice_vectors(frame.cell, q_max)
+    amp, elements = _amplitudes(frame, qvec, qlen)
+    n = frame.n_atoms
     conc = {e: np.mean(frame.elements == e) for e in elements}
-    amp = np.zeros(len(qvec), complex)
-    f_of = {}
-    for e in elements:
-        f_of[e] = form_factor(e, qlen)
-        p_e = pos[frame.elements == e]
-        s = np.zeros(len(qvec), complex)
-        for start in range(0, len(qvec), 50000):
-            sl = slice(start, start + 50000)
-            s[sl] = np.exp(1j * (p_e @ qvec[sl].T)).sum(axis=0)
-        amp += f_of[e] * s
+    f_of = {e: form_factor(e, qlen) for e in elements}
+    a_g = sum(f_of[e] * amp[e] for e in elements)
     mean_f = sum(conc[e] * f_of[e] for e in elements)
     mean_f2 = sum(conc[e] * f_of[e] ** 2 for e in elements)
-    s_vec = 1.0 + (np.abs(amp) ** 2 / n - mean_f2) / mean_f ** 2
     edges = np.arange(0.0, q_max + dq, dq)
-    k = np.digitize(qlen, edges) - 1
-    counts = np.bincount(k, minlength=len(edges) - 1)[: len(edges) - 1]
-    sums = np.bincount(k, s_vec, minlength=len(edges) - 1)[: len(edges) - 1]
-    ok = counts > 0
+    nb = len(edges) - 1
     centres = 0.5 * (edges[1:] + edges[:-1])
-    return centres[ok], sums[ok] / counts[ok], counts[ok]
+    k = np.digitize(qlen, edges) - 1
+    ok_v = (k >= 0) & (k < nb)
+    counts = np.bincount(k[ok_v], minlength=nb)[:nb]
+    if normalise == "count":
+        s_vec = 1.0 + (np.abs(a_g) ** 2 / n - mean_f2) / mean_f ** 2
+        sums = np.bincount(k[ok_v], s_vec[ok_v], minlength=nb)[:nb]
+        ok = counts > 0
+        return centres[ok], sums[ok] / counts[ok], counts[ok]
+    line = 2 * np.abs(a_g) ** 2 / (mean_f ** 2 * qlen ** 2)  # x 2: the Friedel mate
+    sums = np.bincount(k[ok_v], line[ok_v], minlength=nb)[:nb]
+    fc = {e: form_factor(e, centres) for e in elements}
+    base = sum(conc[e] * fc[e] ** 2 for e in elements) / sum(conc[e] * fc[e] for e in elements) ** 2
+    s = 1.0 + 2 * np.pi ** 2 / (frame.volume * n * dq) * sums - base
+    return centres, s, counts
 
 
 def first_sharp_peak(q: np.ndarray, s: np.ndarray, q_lo: float = 0.6, q_hi: float = 2.0):

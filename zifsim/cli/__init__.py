@@ -16,7 +16,7 @@ from zifsim import __version__
 from zifsim.errors import ZifsimError
 
 #: command modules, in the order ``--help`` lists them
-COMMANDS = ["build", "validate", "run", "analyse", "report", "forcefield"]
+COMMANDS = ["build", "validate", "run", "analyse", "report", "compare_xray", "forcefield"]
 
 
 def build_parser() -> argparse.ArgumentParser:

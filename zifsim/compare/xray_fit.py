@@ -1,0 +1,238 @@
+"""Score a model against a measured X-ray curve: same processing, best scale, Rw, overlay.
+
+The simulated curve gets the measurement's own processing (docs/xray.md): for
+r-space data (D, Gk) the model's S(Q) over the data's Q range [Qmin, Qmax], with or
+without a Lorch M(Q) as the data were made, transformed back to r
+(:meth:`zifsim.analysis.xray.XrayPDF.measured_D`); for Q-space data (S, FQ, Fk) the
+model's S(Q) on the data's Q points. Then the best scale s (and optionally a flat
+offset c) by least squares over the fit range, and
+
+    Rw = sqrt( Σ (y_exp - s·y_sim - c)² / Σ y_exp² )   over the fit range.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from zifsim.analysis.xray_data import KINDS, MeasuredCurve, read_measured
+from zifsim.errors import InputError
+from zifsim.fileio import atomic_open, write_json
+
+__all__ = ["fit_scale", "q_range_for", "model_curve", "XrayFit", "compare_xray", "write_fit",
+           "plot_overlay", "load_frames"]
+
+
+def fit_scale(y_exp: np.ndarray, y_sim: np.ndarray, offset: bool = False) -> dict:
+    """Least-squares scale s (and offset c) of y_sim onto y_exp; Rw as in the module docstring."""
+    y_exp, y_sim = np.asarray(y_exp, float), np.asarray(y_sim, float)
+    if len(y_exp) < 3:
+        raise InputError(f"{len(y_exp)} points in the fit range", where="--fit-range",
+                         fix="widen the fit range so it holds measured points")
+    if offset:
+        a = np.column_stack([y_sim, np.ones_like(y_sim)])
+        (s, c), *_ = np.linalg.lstsq(a, y_exp, rcond=None)
+    else:
+        den = float(np.dot(y_sim, y_sim))
+        s, c = (float(np.dot(y_sim, y_exp)) / den if den > 0 else 0.0), 0.0
+    resid = y_exp - s * y_sim - c
+    rw = float(np.sqrt(np.sum(resid ** 2) / np.sum(y_exp ** 2)))
+    return {"rw": rw, "scale": float(s), "offset": float(c), "n_points": int(len(y_exp))}
+
+
+def q_range_for(measured: MeasuredCurve, q_range=None) -> tuple[tuple[float, float], str]:
+    """Q range (Å⁻¹) an r-space curve was made from, and where it came from.
+
+    Order: explicit ``q_range``; the file's header (PDFgetX3 ``qmin``/``qmax``); the Q
+    range of a companion F(Q) file with the same stem (RMCProfile ``.int01`` next to a
+    ``.dofr``). Otherwise refused: the processing must be known, not guessed.
+    """
+    if q_range is not None:
+        lo, hi = map(float, q_range)
+        if not 0 <= lo < hi:
+            raise InputError(f"Q range {lo}-{hi}", where="--q-range", fix="give 0 <= QMIN < QMAX (Å⁻¹)")
+        return (lo, hi), "option"
+    meta = measured.meta
+    if isinstance(meta.get("qmax"), float):
+        return (float(meta.get("qmin", 0.0) if isinstance(meta.get("qmin"), float) else 0.0),
+                float(meta["qmax"])), "file header (qmin/qmax)"
+    src = Path(measured.source)
+    for ext in (".int01", ".fq", ".sq"):
+        companion = src.with_suffix(ext)
+        if companion.is_file():
+            c = read_measured(companion)
+            return (float(c.x[0]), float(c.x[-1])), f"Q range of {companion.name}"
+    raise InputError("the Q range the r-space data were made from is unknown", source=src,
+                     where="--q-range",
+                     fix="give --q-range QMIN QMAX (Å⁻¹), or keep the F(Q) file with the same stem beside it")
+
+
+def model_curve(xpdf, measured: MeasuredCurve, q_range=None, lorch: bool = False, r_window: str = "none"):
+    """Model curve on the measured x, processed like the data; returns (y_sim, processing dict)."""
+    kind = measured.kind
+    if kind == "I":
+        raise InputError("raw I(Q) cannot be compared with a model", source=measured.source, where="kind",
+                         fix="compare S(Q) (.sq), F(Q) (.fq) or G(r) (.gr) from PDFgetX3 instead")
+    if measured.space == "r":
+        (q_lo, q_hi), q_from = q_range_for(measured, q_range)
+        x = measured.x
+        d = xpdf.measured_D(q_lo, q_hi, lorch, r=x)
+        if kind == "D":
+            y = d
+        else:  # Gk
+            y = np.divide(d, 4 * np.pi * xpdf.rho * x, out=np.zeros_like(d), where=x > 0)
+        proc = {"q_range_invA": [q_lo, q_hi], "q_range_from": q_from, "lorch": bool(lorch),
+                "low_q": "reciprocal lattice of the cell" if getattr(xpdf, "lattice", None) is not None
+                and q_lo > 0 else "transform of g(r)"}
+        return y, proc
+    s1 = xpdf.s_minus_1(measured.x, r_window)
+    y = {"S": 1 + s1, "FQ": measured.x * s1, "Fk": s1}[kind]
+    return y, {"r_window": r_window, "r_max_A": xpdf.r_max}
+
+
+def load_frames(source, stage: str | None = None, every: int = 1, frames: str | None = None):
+    """Frames of a structure file or of one stage of a run directory, and a description of them.
+
+    ``stage``: stage folder or name (default: the last stage); ``frames``: "START:STOP"
+    indices within the stage after ``every`` (Python slice, default all).
+    """
+    from zifsim.analysis.trajectory import is_run_dir, iter_run, iter_structure_frames, run_stages
+    source = Path(source)
+    if is_run_dir(source):
+        stages = [st for st in run_stages(source) if (st["dir"] / "traj.lammpstrj").is_file()]
+        if not stages:
+            raise InputError("run directory without trajectories", source=source,
+                             fix="give a run folder with NN-stage/traj.lammpstrj, or a structure file")
+        names = {st["dir"].name: st for st in stages} | {st["name"]: st for st in stages}
+        if stage is None:
+            chosen = stages[-1]
+        elif stage in names:
+            chosen = names[stage]
+        else:
+            raise InputError(f"no stage {stage!r}", source=source, where="--stage",
+                             fix=f"choose one of {', '.join(st['dir'].name for st in stages)}")
+        sel = [f for f in iter_run(source, every=every) if f.stage in (chosen["dir"].name, chosen["name"])]
+        desc = {"kind": "run", "stage": chosen["dir"].name}
+    elif source.is_file():
+        sel = list(iter_structure_frames(source))
+        desc = {"kind": "structure"}
+    else:
+        raise InputError("not a run directory or structure file", source=source,
+                         fix="give RUNDIR (NN-stage/traj.lammpstrj) or a CIF/extxyz/data file")
+    if frames:
+        try:
+            parts = [int(p) if p else None for p in frames.split(":")]
+            sel = sel[slice(*parts)]
+        except (ValueError, TypeError):
+            raise InputError(f"--frames {frames!r}", where="--frames", fix="give START:STOP (e.g. -20: for the last 20)") \
+                from None
+    if not sel:
+        raise InputError("no frames selected", source=source, where="--frames/--stage", fix="select at least one frame")
+    desc.update({"n_frames": len(sel), "every": every, "frames": frames,
+                 "steps": [int(sel[0].step), int(sel[-1].step)], "n_atoms": sel[0].n_atoms})
+    return sel, desc
+
+
+@dataclasses.dataclass
+class XrayFit:
+    """Result of one comparison (everything in fit.json)."""
+
+    measured: MeasuredCurve
+    x: np.ndarray
+    y_sim: np.ndarray
+    fit: dict
+    fit_range: tuple
+    processing: dict
+    frames: dict
+    label: str = "simulation"
+
+    def to_dict(self) -> dict:
+        """JSON-able summary."""
+        return {"rw": self.fit["rw"], "scale": self.fit["scale"], "offset": self.fit["offset"],
+                "n_points": self.fit["n_points"], "fit_range": list(self.fit_range),
+                "kind": self.measured.kind, "space": self.measured.space, "kind_from": self.measured.kind_from,
+                "measured": self.measured.source, "processing": self.processing, "frames": self.frames,
+                "label": self.label,
+                "definition": "Rw = sqrt(sum (y_exp - s*y_sim - c)^2 / sum y_exp^2) over fit_range"}
+
+    def table(self):
+        """x, measured, scaled simulated, difference (CSV)."""
+        import pandas as pd
+        s, c = self.fit["scale"], self.fit["offset"]
+        xname = "r_A" if self.measured.space == "r" else "Q_invA"
+        sim = s * self.y_sim + c
+        lo, hi = self.fit_range
+        return pd.DataFrame({xname: self.x, "measured": self.measured.y, "simulated_scaled": sim,
+                             "difference": self.measured.y - sim,
+                             "in_fit_range": (self.x >= lo) & (self.x <= hi)})
+
+
+def compare_xray(xpdf, measured: MeasuredCurve, fit_range, q_range=None, lorch: bool = False,
+                 offset: bool = False, r_window: str = "none", frames: dict | None = None,
+                 label: str = "simulation") -> XrayFit:
+    """Model (a computed XrayPDF) against ``measured`` over ``fit_range`` (Å or Å⁻¹)."""
+    lo, hi = map(float, fit_range)
+    if not lo < hi:
+        raise InputError(f"fit range {lo}-{hi}", where="--fit-range", fix="give LOW < HIGH")
+    x = measured.x
+    if measured.space == "r" and hi > xpdf.r_max:
+        raise InputError(f"fit range to {hi} Å but the model RDF stops at {xpdf.r_max:.3g} Å",
+                         where="--r-max", fix=f"give --r-max of at least {hi + 5:g} Å")
+    y_sim, proc = model_curve(xpdf, measured, q_range, lorch, r_window)
+    sel = (x >= lo) & (x <= hi)
+    fit = fit_scale(measured.y[sel], y_sim[sel], offset)
+    proc.update({"norm": xpdf.norm, "r_max_A": xpdf.r_max})
+    return XrayFit(measured, x, y_sim, fit, (lo, hi), proc, frames or {}, label)
+
+
+def plot_overlay(fits, path, title: str = ""):
+    """Measured, scaled simulated and difference curves, Rw in the legend; one panel per fit."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from zifsim.analysis.plots import save_figure
+    fits = list(fits)
+    fig, axes = plt.subplots(1, len(fits), figsize=(6.5 * len(fits), 4.2), squeeze=False)
+    for ax, f in zip(axes[0], fits):
+        t = f.table()
+        xname = t.columns[0]
+        span = (t.measured.max() - t.measured.min()) or 1.0
+        shift = t.measured.min() - 0.15 * span - t.difference.max()
+        ax.plot(t[xname], t.measured, "k-", lw=1.2, label="measured")
+        ax.plot(t[xname], t.simulated_scaled, "-", color="tab:red", lw=1.0,
+                label=f"{f.label} (s = {f.fit['scale']:.3g}), Rw = {f.fit['rw']:.3f}")
+        ax.plot(t[xname], t.difference + shift, "-", color="tab:blue", lw=0.8, label="difference (shifted)")
+        ax.axvspan(*f.fit_range, color="0.9", zorder=0, label=f"fit range {f.fit_range[0]:g}-{f.fit_range[1]:g}")
+        ax.set_xlabel("r (Å)" if f.measured.space == "r" else "Q (Å⁻¹)")
+        unit = KINDS[f.measured.kind][2]
+        ax.set_ylabel(f"{f.measured.kind}" + (f" ({unit})" if unit else ""))
+        if f.measured.space == "r":
+            ax.set_xlim(0, max(f.fit_range[1] * 1.5, 10))
+        ax.legend(fontsize=7)
+        ax.set_title(Path(f.measured.source).name, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def write_fit(fits, out, title: str = "") -> dict:
+    """DIR/fit.json (first fit at the top level, all under "fits"), DIR/fit.csv, DIR/overlay.png."""
+    out = Path(out)
+    fits = list(fits)
+    out.mkdir(parents=True, exist_ok=True)
+    res = dict(fits[0].to_dict())
+    if len(fits) > 1:
+        res["fits"] = [f.to_dict() for f in fits]
+    tables = []
+    for k, f in enumerate(fits):
+        t = f.table()
+        t.insert(0, "curve", k)
+        tables.append(t)
+    import pandas as pd
+    with atomic_open(out / "fit.csv") as fh:
+        pd.concat(tables, ignore_index=True).to_csv(fh, index=False, float_format="%.6g")
+    plot_overlay(fits, out / "overlay.png", title)
+    write_json(out / "fit.json", res)
+    return res
+
