@@ -260,3 +260,15 @@ def test_validate_and_analyse_share_the_cutoff(files, tmp_path, capsys):
     assert "M-N cutoff Zn 2.49 Å" in v_out and "M-N cutoff Zn 2.49 Å" in a_out
     cn_validate = sum(int(k) * n for k, n in v["cn_counts"].items()) / sum(v["cn_counts"].values())
     assert cn_validate == pytest.approx(s["mean_CN_last_stage"], abs=1e-12) and cn_validate < 4
+
+
+def test_validate_reads_any_data_file(files, tmp_path, capsys):
+    """zifsim validate on x.data.4000000 (--format) and a full-style file: the extxyz's report."""
+    reports = {}
+    for key, extra in (("extxyz", []), ("data_suffix", ["--format", "lammps-data"]), ("data_full", [])):
+        main(["validate", str(files[key]), *extra, "--json", str(tmp_path / f"{key}.json")])
+        reports[key] = json.loads((tmp_path / f"{key}.json").read_text())
+    for key in ("data_suffix", "data_full"):
+        for field in ("cn_counts", "mn_cutoff_A", "formula", "MN_distance_A"):
+            assert reports[key][field] == reports["extxyz"][field], (key, field)
+        assert reports[key]["density_gcm3"] == pytest.approx(reports["extxyz"]["density_gcm3"], abs=1e-5)

@@ -19,6 +19,25 @@ def _cutoffs(text: str) -> dict | str:
     return out
 
 
+#: keys of a workflow ``imported_runs`` entry that say how to read its path -> ``zifsim analyse`` option
+SOURCE_OPTIONS = {"format": "--format", "types": "--types", "topology": "--topology",
+                  "atom_style": "--atom-style"}
+
+
+def source_options(entry: dict) -> list[str]:
+    """``zifsim analyse`` options (unquoted) for one ``imported_runs`` entry of the workflow config:
+    its ``format``, ``types`` (``"C,H,N,Zn"`` or a list), ``topology`` and ``atom_style``."""
+    opts: list[str] = []
+    for key, flag in SOURCE_OPTIONS.items():
+        value = entry.get(key)
+        if value is None:
+            continue
+        if key == "types" and not isinstance(value, str):
+            value = ",".join(str(v) for v in value)
+        opts += [flag, str(value)]
+    return opts
+
+
 def register(subparsers) -> None:
     """Add the ``analyse`` sub-command."""
     from zifsim.structures.chemistry import MN_CUTOFF_RULE
