@@ -201,6 +201,27 @@ def test_zifsim_own_stage_dump_given_directly(tmp_path):
                                [atoms.cell[1, 0], atoms.cell[2, 0], atoms.cell[2, 1]], atol=1e-5)
 
 
+def test_triclinic_scaled_unwrapped_dump(tmp_path):
+    """ZIF-Cu-1 (rhombohedral, LAMMPS-triclinic) as a dump with scaled unwrapped xsu ysu zsu, no id."""
+    atoms = read_structure(ROOT / "structures" / "ZIF-Cu-1" / "cell.extxyz")
+    ref = _frame(ROOT / "structures" / "ZIF-Cu-1" / "cell.extxyz")
+    (lx, _, _), (xy, ly, _), (xz, yz, lz) = ref.cell
+    lo = np.array([-3.0, 1.0, 2.0])  # box not at the origin
+    bounds = [(lo[0] + min(0, xy, xz, xy + xz), lo[0] + lx + max(0, xy, xz, xy + xz), xy),
+              (lo[1] + min(0, yz), lo[1] + ly + max(0, yz), xz), (lo[2], lo[2] + lz, yz)]
+    frac = ref.fractional() + np.array([1, 0, -2]) * (np.arange(len(atoms)) % 2)[:, None]
+    path = tmp_path / "dump.cu.100"
+    path.write_text("ITEM: TIMESTEP\n100\nITEM: NUMBER OF ATOMS\n102\nITEM: BOX BOUNDS xy xz yz pp pp pp\n"
+                    + "".join(f"{a:.10f} {b:.10f} {t:.10f}\n" for a, b, t in bounds)
+                    + "ITEM: ATOMS element xsu ysu zsu\n"
+                    + "".join(f"{e} {f[0]:.12f} {f[1]:.12f} {f[2]:.12f}\n" for e, f in zip(ref.elements, frac)))
+    got = _frame(path, fmt="lammps-dump")  # name says nothing: --format
+    _same_frame(got, ref)
+    np.testing.assert_allclose(got.origin, lo, atol=1e-9)
+    np.testing.assert_array_equal(got.images[1::2], [[1, 0, -2]] * (len(atoms) // 2))
+    np.testing.assert_array_equal(Coordination().compute(got).cn, Coordination().compute(ref).cn)
+
+
 def _bad_files(tmp: Path, files) -> list:
     """(args, phrase the error must contain) for one bad file of every kind."""
     tmp.mkdir(exist_ok=True)
@@ -221,6 +242,8 @@ def _bad_files(tmp: Path, files) -> list:
     plain.write_text("2\n\nZn 0 0 0\nN 2 0 0\n")
     dcd = tmp / "t.dcd"
     _write_mda(dcd, Atoms("ZnN", positions=[[0, 0, 0], [2, 0, 0]], cell=[10, 10, 10], pbc=True), 1)
+    bad_dcd = tmp / "bad.dcd"
+    bad_dcd.write_bytes(b"\x54\0\0\0CORD" + b"\x07" * 60)
     broken = tmp / "broken.xtc"
     broken.write_bytes((1995).to_bytes(4, "big") + b"\0" * 20)
     return [
@@ -235,9 +258,12 @@ def _bad_files(tmp: Path, files) -> list:
         ([str(dcd)], "--topology"),
         ([str(dcd), "--topology", str(files["extxyz"])], "the topology 272"),
         ([str(broken), "--topology", str(files["extxyz"])], "cannot read the XTC file"),
+        ([str(bad_dcd), "--topology", str(files["extxyz"])], "cannot read the DCD file"),
     ]
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # MDAnalysis __del__ of a
+# reader whose constructor failed (its own bug, after our InputError)
 def test_bad_files_refused_naming_file_and_fix(files, tmp_path, capsys):
     for args, phrase in _bad_files(tmp_path / "bad", files):
         out = tmp_path / "out"
