@@ -86,7 +86,7 @@ def _protocol_direction(stage: dict) -> str | None:
         return "isothermal"
     if stage.get("type") == "quench":
         return "cooling"
-    if stage.get("type") in ("minimise", "equilibrate", "hold", "shear", "compress", "mill"):
+    if stage.get("type") in ("minimise", "equilibrate", "hold", "shear", "compress", "press", "mill"):
         return "isothermal"
     return None
 

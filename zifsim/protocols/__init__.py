@@ -5,5 +5,6 @@
 >>> [s.type for s in protocol.stages]           # doctest: +SKIP
 """
 from zifsim.protocols.stages import (STAGE_TYPES, Compress, Deform, Equilibrate, Hold,  # noqa: F401
-                                     Minimise, Quench, Ramp, Reheat, Segment, Shear, Stage, Staircase)
+                                     Minimise, Press, Quench, Ramp, Reheat, Segment, Shear, Stage,
+                                     Staircase)
 from zifsim.protocols.loader import Protocol, find_protocol, load_protocol, stage_fingerprint  # noqa: F401

@@ -457,6 +457,56 @@ class Compress(Stage):
                         label=f"compress {self.mode}")]
 
 
+@dataclass
+class Press(Stage):
+    """Pressure-controlled compression and release at temperature_K (a press, or a ball impact).
+
+    Per cycle: a linear pressure ramp P_base_bar -> P_max_bar over ramp_ps, hold_ps at
+    P_max_bar, a linear release back to P_base_bar over release_ps (default ramp_ps),
+    then rest_ps at P_base_bar. A zero duration skips that part: ``release_ps: 0`` ends
+    the stage loaded (for a following shear under load), ``ramp_ps: 0`` starts loaded
+    (to unload after it). NPT with barostat iso | aniso | tri (tri lets the cell
+    shear, as a collapsing framework does). Pressures in bar (1 GPa = 10 000 bar).
+    """
+    temperature_K: float = 300.0
+    P_max_bar: float | None = None
+    P_base_bar: float = 0.0
+    ramp_ps: float | None = None
+    hold_ps: float = 0.0
+    release_ps: float | None = None
+    rest_ps: float = 0.0
+    cycles: int = 1
+    barostat: str = "tri"
+
+    type: ClassVar[str] = "press"
+    choices: ClassVar[dict] = {**Stage.choices, "barostat": BAROSTATS}
+
+    def validate(self) -> None:
+        _need(self, "P_max_bar", "ramp_ps")
+        _positive(self, "temperature_K")
+        if self.release_ps is None:
+            self.release_ps = self.ramp_ps
+        for key in ("ramp_ps", "hold_ps", "release_ps", "rest_ps"):
+            if getattr(self, key) < 0:
+                raise _bad(self, key, "must be >= 0", "give a time in ps (0 to skip)")
+        if self.ramp_ps + self.hold_ps + self.release_ps + self.rest_ps <= 0:
+            raise _bad(self, "ramp_ps", "and hold_ps, release_ps, rest_ps are all 0",
+                       "give at least one positive duration in ps")
+        if not self.P_max_bar > self.P_base_bar:
+            raise _bad(self, "P_max_bar", f"({self.P_max_bar}) must be above P_base_bar ({self.P_base_bar})",
+                       "give the peak pressure in bar (e.g. 20000 for 2 GPa)")
+        if not (isinstance(self.cycles, int) and self.cycles >= 1):
+            raise _bad(self, "cycles", f"must be a whole number >= 1, got {self.cycles!r}", "e.g. cycles: 2")
+
+    def segments(self) -> list[Segment]:
+        T, b, p0, p1 = self.temperature_K, self.barostat, self.P_base_bar, self.P_max_bar
+        one = [Segment(self.ramp_ps, "npt", T, T, p0, p1, b, label=f"press {p0:g}->{p1:g} bar"),
+               Segment(self.hold_ps, "npt", T, T, p1, p1, b, label=f"hold {p1:g} bar"),
+               Segment(self.release_ps, "npt", T, T, p1, p0, b, label=f"release {p1:g}->{p0:g} bar"),
+               Segment(self.rest_ps, "npt", T, T, p0, p0, b, label=f"rest {p0:g} bar")]
+        return [s for _ in range(self.cycles) for s in one if s.duration_ps > 0]
+
+
 def _positive(stage: Stage, key: str) -> None:
     value = getattr(stage, key)
     if value is None or not value > 0:
@@ -466,5 +516,5 @@ def _positive(stage: Stage, key: str) -> None:
 #: stage classes by the ``type:`` key of the YAML
 STAGE_TYPES: dict[str, type[Stage]] = {cls.type: cls for cls in
                                        (Minimise, Equilibrate, Hold, Ramp, Quench, Reheat, Staircase,
-                                        Shear, Compress)}
+                                        Shear, Compress, Press)}
 STAGE_TYPES["minimize"] = Minimise
