@@ -192,7 +192,8 @@ class Crystallinity(FrameAnalysis):
     ``reference``: the crystal (ase.Atoms / Frame / path / :class:`BraggReference`); when
     None, the first frame fed is the reference (a run that starts from its crystal).
     Results: ``table`` (stage, step, time_ps, temp_K, density_gcm3, volume_A3,
-    crystallinity) and ``by_stage`` (stage -> mean, first, last of the index).
+    crystallinity) and ``by_stage`` (stage -> mean, first, last of the index); a frame whose
+    cell does not index on the reference gets NaN and ``error`` says why.
     """
 
     def __init__(self, reference=None, q_lo: float = 0.3, q_hi: float = 2.0):
@@ -205,6 +206,7 @@ class Crystallinity(FrameAnalysis):
         super().__init_state__()
         self.reference = None
         self.reference_source = None
+        self.error = None
         self._rows = []
 
     def _prepare(self, frame: Frame) -> None:
@@ -219,10 +221,14 @@ class Crystallinity(FrameAnalysis):
             self.reference_source = "first frame"
 
     def _single_frame(self, frame: Frame) -> None:
+        try:
+            x = crystallinity_index(frame, self.reference)
+        except InputError as exc:     # a cell that does not index on the reference: NaN, said once
+            x = float("nan")
+            self.error = self.error or str(exc)
         self._rows.append({"stage": frame.stage, "step": frame.step, "time_ps": frame.time_ps,
                            "temp_K": frame.temp_K, "density_gcm3": frame.density_gcm3(),
-                           "volume_A3": frame.volume,
-                           "crystallinity": crystallinity_index(frame, self.reference)})
+                           "volume_A3": frame.volume, "crystallinity": x})
 
     def _conclude(self) -> None:
         import pandas as pd
@@ -233,3 +239,71 @@ class Crystallinity(FrameAnalysis):
             self.by_stage[st] = {"mean": float(g.crystallinity.mean()), "first": float(g.crystallinity.iloc[0]),
                                  "last": float(g.crystallinity.iloc[-1]),
                                  "density_gcm3_mean": float(g.density_gcm3.mean()), "n_frames": int(len(g))}
+
+
+def default_reference(path, material: str | None = None, run_mode: bool = True):
+    """The crystal a crystallinity index is measured against, and where it came from.
+
+    A run directory: the cell the run started from (``RUNDIR/input.data``, as built).
+    A single structure: the registry cell of its material (``structures/<material>/cell.extxyz``)
+    when there is one, else the structure itself (index 1 by construction, labelled "self").
+    Returns (reference or None, label).
+    """
+    from pathlib import Path
+    from zifsim import settings
+    from zifsim.analysis.trajectory import read_structure
+    path = Path(path)
+    if run_mode and (path / "input.data").is_file():
+        return read_structure(path / "input.data"), "run input cell (input.data)"
+    if material:
+        cell = settings.STRUCTURES_DIR / str(material) / "cell.extxyz"
+        if cell.is_file():
+            return read_structure(cell), f"registry crystal structures/{material}/cell.extxyz"
+    return None, "first frame (self)"
+
+
+def stage_table(cryst: "Crystallinity", coordination_table) -> "pd.DataFrame":  # noqa: F821
+    """Per stage: mean density (g/cm³), crystallinity index (mean, last frame) and CN distribution."""
+    import pandas as pd
+    rows = []
+    coord = coordination_table
+    for st, g in cryst.table.groupby("stage", sort=False):
+        c = coord[coord.stage == st] if coord is not None and len(coord) else None
+        row = {"stage": st, "n_frames": len(g), "time_ps_end": float(g.time_ps.iloc[-1]),
+               "temp_K": float(g.temp_K.mean()), "density_gcm3": float(g.density_gcm3.mean()),
+               "density_gcm3_last": float(g.density_gcm3.iloc[-1]),
+               "crystallinity": float(g.crystallinity.mean()),
+               "crystallinity_last": float(g.crystallinity.iloc[-1])}
+        if c is not None and len(c):
+            row["mean_CN"] = float(c.mean_CN.mean())
+            for k in range(2, 6):
+                col = f"frac_CN{k}"
+                if col in c:
+                    row[col] = float(c[col].mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_crystallinity(table, path, title: str = "") -> None:
+    """Density (g/cm³) and crystallinity index against time (ps), one colour per stage."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from zifsim.fileio import atomic_open
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(6.4, 5.2), sharex=True)
+    for st, g in table.groupby("stage", sort=False):
+        a1.plot(g.time_ps, g.density_gcm3, ".-", ms=3, label=st)
+        a2.plot(g.time_ps, g.crystallinity, ".-", ms=3)
+    a1.set_ylabel("density (g/cm³)")
+    a2.set_ylabel("crystallinity index")
+    a2.set_xlabel("time (ps)")
+    a2.axhline(0, color="0.6", lw=0.8)
+    a2.axhline(1, color="0.6", lw=0.8, ls=":")
+    if any(str(st) for st in table.stage.unique()):
+        a1.legend(fontsize=7, ncol=2)
+    if title:
+        a1.set_title(title)
+    fig.tight_layout()
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=110)
+    plt.close(fig)

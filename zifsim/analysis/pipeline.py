@@ -135,7 +135,10 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
     rdfs = PerStage(make_rdf)
     from zifsim.analysis.diffusion import Diffusion
     diff = Diffusion()
-    analyses = [coord, rdfs] + ([lind, diff] if run_mode else [])
+    from zifsim.analysis.crystallinity import Crystallinity, default_reference
+    cryst_ref, cryst_ref_label = default_reference(path, ident.get("material"), run_mode)
+    cryst = Crystallinity(reference=cryst_ref)
+    analyses = [coord, rdfs, cryst] + ([lind, diff] if run_mode else [])
     first_frame = last_frame = None
     bar = _progress(total, f"analyse {ident['material'] or path.name}") if progress else None
     n = 0
@@ -188,6 +191,18 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
     plot_xray(xrays, out / "xray_pdf.png", title)
     peaks = last_rdf.peaks()
     _csv(peaks, out / "rdf_peaks.csv")
+
+    # --- crystallinity index, density and CN distribution per stage (zifsim.analysis.crystallinity)
+    from zifsim.analysis.crystallinity import plot_crystallinity, stage_table
+    try:
+        _csv(cryst.table, out / "crystallinity.csv")
+        by_stage = stage_table(cryst, coord.table)
+        _csv(by_stage, out / "stages.csv")
+        plot_crystallinity(cryst.table, out / "crystallinity.png", title)
+        files += ["crystallinity.csv", "stages.csv"]
+    except InputError as exc:   # a cell that cannot be indexed on the reference lattice
+        log.warning("crystallinity skipped: %s", exc)
+        by_stage = None
 
     # --- Lindemann + thermodynamics (runs only)
     thermo_summary = {"stages": {}, "Tg": {}, "Tm": {}, "cold_crystallisation": {}}
@@ -309,6 +324,10 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
         "diffusion": diff.table.to_dict(orient="records") if run_mode else [],
         "pores": pores_result,
         "rdf_stage": stages[-1], "rdf_r_max_A": last_rdf.r_max, "lindemann_window_frames": window,
+        "crystallinity_reference": cryst_ref_label,
+        "crystallinity_first_stage": (float(by_stage.crystallinity.iloc[0]) if by_stage is not None else None),
+        "crystallinity_last_stage": (float(by_stage.crystallinity.iloc[-1]) if by_stage is not None else None),
+        "by_stage": (by_stage.to_dict(orient="records") if by_stage is not None else []),
     }
     write_json(out / "summary.json", summary)
     return summary

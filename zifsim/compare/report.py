@@ -260,6 +260,37 @@ def _porosity(s: dict) -> str:
     return " → ".join(_fmt(100 * v) if v is not None else "–" for v in vals)
 
 
+MECHANICAL_STAGES = ("press", "shear", "compress", "mill", "load", "unload", "hydro", "uniaxial")
+
+
+def _amorphisation_lines(s: dict, registry) -> list[str]:
+    """Density / crystallinity / CN per stage of one run and the lab's milling sign (zifsim.analysis.crystallinity)."""
+    rows = s.get("by_stage") or []
+    if len(rows) < 2:
+        return []
+    names = [str(r.get("stage", "")) for r in rows]
+    before = next((r for r, n in zip(rows, names) if "npt300" in n), rows[0])
+    after = rows[-1]
+    mech = any(any(k in n for k in MECHANICAL_STAGES) for n in names)
+    out = [f"Amorphisation, {_run_label(s)} (crystallinity index against "
+           f"{s.get('crystallinity_reference', 'the first frame')}; 1 = that crystal, 0 = no memory of its lattice):", "",
+           "| stage | T (K) | ρ (g/cm³) | crystallinity | mean CN | CN3 | CN4 |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r.get('stage')} | {_fmt(r.get('temp_K'))} | {_fmt(r.get('density_gcm3'))} | "
+                   f"{_fmt(r.get('crystallinity'))} | {_fmt(r.get('mean_CN'))} | {_fmt(r.get('frac_CN3'))} | "
+                   f"{_fmt(r.get('frac_CN4'))} |")
+    d0, d1 = before.get("density_gcm3"), after.get("density_gcm3_last", after.get("density_gcm3"))
+    if mech and d0 and d1:
+        sign = ((registry.facts.get("milling_density_change") or {}).get("sign") or {}).get(s["material"]) \
+            if registry is not None else None
+        sim = "densifies" if d1 > d0 else "expands"
+        verdict = "" if sign is None else (" — the lab's sign" if sign == sim else
+                                           f" — NOT the lab's sign (milling: {sign}, X24)")
+        out += ["", f"Density {before.get('stage')} → end: {d0:.3f} → {d1:.3f} g/cm³ "
+                    f"({100 * (d1 / d0 - 1):+.1f} %, {sim}){verdict}."]
+    return out + [""]
+
+
 def _fmt(v, err=None):
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "–"
@@ -311,6 +342,8 @@ def write_report(adirs, out) -> dict:
                 f"{_fmt(s.get('Tm_K'), s.get('Tm_err_K'))} | "
                 f"{_fmt(s.get('Tg_cooling_K'))} / {_fmt(s.get('Tg_reheating_K'))} |")
         lines.append("")
+        for s in runs:
+            lines += _amorphisation_lines(s, registry)
         for s in runs:
             if s.get("Tm_K") is None and s.get("T_max_heating_K"):
                 cn = s.get("cn_onset_K")
