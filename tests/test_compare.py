@@ -109,3 +109,13 @@ def test_melting_note_names_the_force_models_used():
     both = melting_note([{"provider": "reaxff:ffield_ZnN_2016"}, {"provider": "mlip:chgnet-0.3.0+d3bj"}])
     assert "ReaxFF" in both and "CHGNet" in both and both.count("upper bounds") == 1
     assert "ReaxFF" not in MLIP_TM_NOTE
+
+
+def test_fsdp_glass_fact_only_from_a_quenched_run(registry):
+    """The ZIF-4 FSDP fact (1.11 1/Å) is of the glass: a quenched run's last frame answers it, a crystal does not."""
+    glass = summary(FSDP_first_stage_invA=0.78, FSDP_last_stage_invA=1.05)
+    t = comparison_table([glass], registry).set_index("quantity")
+    assert t.loc["FSDP_glass_invA", "simulated"] == pytest.approx(1.05)
+    assert "after the quench" in t.loc["FSDP_glass_invA", "simulated_from"]
+    crystal = summary(kind="structure", stage_directions={}, FSDP_first_stage_invA=0.78, FSDP_last_stage_invA=0.78)
+    assert "FSDP_glass_invA" not in set(comparison_table([crystal], registry).quantity)

@@ -1,7 +1,7 @@
 """`zifsim analyse`: one streaming pass over a run directory (or one structure) -> ADIR.
 
 Writes (docs/architecture.md §3): coordination.csv, lindemann.csv, rdf.csv,
-rdf_stages.csv, xray_pdf.csv, sq.csv, pores.json, psd.csv,
+rdf_stages.csv, xray_pdf.csv, xray_lattice.csv, sq.csv, pores.json, psd.csv,
 thermo_summary.json, summary.json and PNG plots, all atomically.
 """
 from __future__ import annotations
@@ -133,12 +133,17 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
         return PartialRDF(r_max=r_max, dr=dr)
 
     rdfs = PerStage(make_rdf)
+    # exact low-Q scattering of the periodic cell (reciprocal lattice), averaged over up to ~40
+    # frames per stage: report / compare-xray use it below a measurement's Qmin (docs/xray.md)
+    from zifsim.analysis.xray import LowQLattice
+    lat_every = max(1, (total or 1) // 40)
+    lattices = PerStage(lambda: LowQLattice(q_max=2.0, every=lat_every))
     from zifsim.analysis.diffusion import Diffusion
     diff = Diffusion()
     from zifsim.analysis.crystallinity import Crystallinity, default_reference
     cryst_ref, cryst_ref_label = default_reference(path, ident.get("material"), run_mode)
     cryst = Crystallinity(reference=cryst_ref)
-    analyses = [coord, rdfs, cryst] + ([lind, diff] if run_mode else [])
+    analyses = [coord, rdfs, cryst, lattices] + ([lind, diff] if run_mode else [])
     first_frame = last_frame = None
     bar = _progress(total, f"analyse {ident['material'] or path.name}") if progress else None
     n = 0
@@ -179,7 +184,12 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
         long.append(t)
     _csv(pd.concat(long, ignore_index=True), out / "rdf_stages.csv")
     plot_rdf(rdfs.by_stage, out / "rdf.png", title)
-    xrays = {st: XrayPDF(q_max=q_max).compute(r) for st, r in rdfs.by_stage.items()}
+    xrays = {st: XrayPDF(q_max=q_max).compute(r, lattices.by_stage.get(st)) for st, r in rdfs.by_stage.items()}
+    _csv(lattices.by_stage[stages[-1]].table, out / "xray_lattice.csv")
+    xray_model = {"stage": stages[-1], "number_density_A3": last_rdf.number_density,
+                  "concentrations": last_rdf.concentrations, "counts": last_rdf.counts,
+                  "rdf_r_max_A": last_rdf.r_max, "rdf_frames": last_rdf.n_frames,
+                  "lattice_frames": lattices.by_stage[stages[-1]].n_used, "lattice_q_max_invA": 2.0}
     xr_last, xr_first = xrays[stages[-1]], xrays[stages[0]]
     xr_tab = xr_last.table_r.copy()
     xr_tab["G_first_stage"] = np.interp(xr_last.r, xr_first.r, xr_first.G, right=np.nan)
@@ -328,6 +338,7 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
         "crystallinity_first_stage": (float(by_stage.crystallinity.iloc[0]) if by_stage is not None else None),
         "crystallinity_last_stage": (float(by_stage.crystallinity.iloc[-1]) if by_stage is not None else None),
         "by_stage": (by_stage.to_dict(orient="records") if by_stage is not None else []),
+        "xray_model": xray_model,
     }
     write_json(out / "summary.json", summary)
     return summary

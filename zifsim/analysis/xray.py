@@ -247,9 +247,10 @@ class LowQLattice(FrameAnalysis):
     over a Q band from them: no RDF, no r range. Feed it the same frames as the RDF.
     """
 
-    def __init__(self, q_max: float = 1.5, dq: float = 0.0005):
+    def __init__(self, q_max: float = 1.5, dq: float = 0.0005, every: int = 1):
         super().__init__()
-        self.q_max, self.dq = float(q_max), float(dq)
+        self.q_max, self.dq, self.every = float(q_max), float(dq), max(1, int(every))
+        self._seen = 0
 
     def _prepare(self, frame) -> None:
         self.elements = sorted(set(frame.elements.tolist()))
@@ -258,6 +259,10 @@ class LowQLattice(FrameAnalysis):
         self._conc = {e: float(np.mean(frame.elements == e)) for e in self.elements}
 
     def _single_frame(self, frame) -> None:
+        self._seen += 1
+        if (self._seen - 1) % self.every:
+            return
+        self.n_used = getattr(self, "n_used", 0) + 1
         qvec, qlen = _lattice_vectors(frame.cell, self.q_max)
         amp, _ = _amplitudes(frame, qvec, qlen)
         k = np.minimum((qlen / self.dq).astype(np.int64), self.nbins - 1)
@@ -270,7 +275,29 @@ class LowQLattice(FrameAnalysis):
 
     def _conclude(self) -> None:
         self.q = (np.arange(self.nbins) + 0.5) * self.dq
-        self.lines = {p: v / max(self.n_frames, 1) for p, v in self._lines.items()}
+        self.n_used = getattr(self, "n_used", 0)
+        self.lines = {p: v / max(self.n_used, 1) for p, v in self._lines.items()}
+
+    @property
+    def table(self):
+        """DataFrame: Q_invA (bin centres) and one column ``l_a-b`` of line strengths per pair (Å⁻³)."""
+        import pandas as pd
+        cols = {"Q_invA": self.q}
+        cols.update({f"l_{a}-{b}": v for (a, b), v in self.lines.items()})
+        return pd.DataFrame(cols)
+
+    @classmethod
+    def from_table(cls, table, concentrations: dict):
+        """Rebuild a concluded LowQLattice from :attr:`table` (e.g. read from xray_lattice.csv)."""
+        q = table["Q_invA"].to_numpy(float)
+        obj = cls(q_max=float(q[-1] + 0.5 * (q[1] - q[0])), dq=float(q[1] - q[0]))
+        obj.q = q
+        obj.nbins = len(q)
+        obj.lines = {tuple(c[2:].split("-", 1)): table[c].to_numpy(float) for c in table.columns if c.startswith("l_")}
+        obj.elements = sorted({e for p in obj.lines for e in p})
+        obj._conc = dict(concentrations)
+        obj.n_used = obj.n_frames = 1
+        return obj
 
     def band_D(self, r, q_lo: float, q_hi: float, modification=None, norm: str = "fz") -> np.ndarray:
         """(2/π) ∫_q_lo^q_hi Q [S(Q) - 1] M(Q) sin(Qr) dQ (Å⁻²) of the periodic model, exactly."""

@@ -67,9 +67,19 @@ def _mm_peak(s, fact):
 
 
 def _fsdp(s, fact):
+    """Crystal FSDP: the first frame (the crystal as built); never a quenched glass."""
     v = s.get("FSDP_first_stage_invA")
-    return (v, None, "max of the X-ray S(Q) of the first frame (cell reciprocal lattice) in 0.6-2 1/Å; "
-                     "Bragg peaks for a crystal") if v is not None else None
+    return (v, None, "max of the X-ray S(Q) of the first frame (crystal; powder average over the cell's "
+                     "reciprocal lattice) in 0.6-2 1/Å") if v is not None else None
+
+
+def _fsdp_glass(s, fact):
+    """Glass FSDP: the last frame of a run that was quenched (glass with glass)."""
+    if s.get("kind") != "run" or not has_cooling(s):
+        return None
+    v = s.get("FSDP_last_stage_invA")
+    return (v, None, "max of the X-ray S(Q) of the last frame after the quench (powder average over the cell's "
+                     "reciprocal lattice) in 0.6-2 1/Å") if v is not None else None
 
 
 def _pores(frame_label, probe, kind, require_glass=False):
@@ -133,6 +143,7 @@ RULES = [
     (r"tau4", _tau4),
     (r"MM_.*_A", _mm_peak),
     (r"FSDP_crystal_invA", _fsdp),
+    (r"FSDP_glass_invA", _fsdp_glass),
     (r"porous_volume_glass_percent", _pores("last", "He", "occupiable_fraction", require_glass=True)),
     (r"void_fraction_percent", _pores("first", "X24", "occupiable_fraction")),
     (r"metal_density_per_nm3", _metal_density),

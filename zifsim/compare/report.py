@@ -300,11 +300,43 @@ def _fmt(v, err=None):
     return text
 
 
-def write_report(adirs, out) -> dict:
-    """Write comparison.csv, comparison.png, per-material PNGs and report.md into ``out``."""
+def _xray_lines(material: str, res) -> list[str]:
+    """report.md lines of the measured-X-ray comparison of one material (Rw of every run, overlay)."""
+    if not res:
+        return []
+    lines = [f"### {material}: X-ray total scattering against measurement", "",
+             "Model processed like the data (their Q range, Lorch or not; docs/xray.md), best scale; "
+             "Rw = sqrt(Σ(y_exp − s·y_sim)² / Σ y_exp²). The last stage of each run is used: a quenched run "
+             "is a glass, a structure or a run without cooling a crystal.", "",
+             "| run | file | kind | fit range | run state | data state | Rw | scale |", "|---|---|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        if "error" in r:
+            lines.append(f"| {Path(str(r.get('run'))).name} | {r.get('file', '')} | – | – | – | – | "
+                         f"not scored: {r['error']} | – |")
+            continue
+        note = "" if r["like_with_like"] else " (not like with like)"
+        temp = f" {r['T_C']} °C" if r.get("T_C") is not None else ""
+        lines.append(f"| {r['protocol'] or ''} rep{r['replica']} ({Path(r['run']).name}) | {r['file']} | {r['kind']} | "
+                     f"{r['fit_range'][0]:g}–{r['fit_range'][1]:g} | {r['run_state']}{note} | "
+                     f"{r['data_state']}{temp} | {r['rw']:.3f} | {r['scale']:.3g} |")
+    lines.append("")
+    if res.get("png"):
+        lines += [f"![{material} X-ray]({res['png']})", ""]
+    return lines
+
+
+def write_report(adirs, out, experiments=None) -> dict:
+    """Write comparison.csv, comparison.png, per-material PNGs and report.md into ``out``.
+
+    ``experiments``: measured X-ray files per material (:func:`zifsim.compare.xray_fit.load_experiments`);
+    each material with some gets an overlay ``xray_<material>.png`` and the Rw of every run.
+    """
+    from zifsim.compare.xray_fit import load_experiments, xray_report
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    experiments = load_experiments(experiments)  # checked (and files read) before anything is written
     summaries = load_summaries(adirs)
+    out.mkdir(parents=True, exist_ok=True)
+    xray = xray_report(summaries, experiments, out) if experiments else {}
     registry = _registry()
     table = comparison_table(summaries, registry)
     with atomic_open(out / "comparison.csv") as fh:
@@ -377,6 +409,7 @@ def write_report(adirs, out) -> dict:
         if any(has_cooling(s) for s in runs):
             lines += ["Glass quantities use the last frame after the quench; crystal quantities the first frame.", ""]
         lines += [f"![{mat}](comparison_{safe}.png)", "", f"![{mat} overlays](overlay_{safe}.png)", ""]
+        lines += _xray_lines(mat, xray.get(mat))
     if registry is not None:
         used = sorted(set(table.reference.str.split(":").str[0]))
         if used:

@@ -20,8 +20,8 @@ from zifsim.analysis.xray_data import KINDS, MeasuredCurve, read_measured
 from zifsim.errors import InputError
 from zifsim.fileio import atomic_open, write_json
 
-__all__ = ["fit_scale", "q_range_for", "model_curve", "XrayFit", "compare_xray", "write_fit",
-           "plot_overlay", "load_frames"]
+__all__ = ["fit_scale", "q_range_for", "model_curve", "XrayFit", "compare_xray", "write_fit", "xray_report",
+           "load_experiments", "plot_overlay", "load_frames", "model_from_analysis"]
 
 
 def fit_scale(y_exp: np.ndarray, y_sim: np.ndarray, offset: bool = False) -> dict:
@@ -134,6 +134,35 @@ def load_frames(source, stage: str | None = None, every: int = 1, frames: str | 
     return sel, desc
 
 
+def model_from_analysis(adir, summary: dict | None = None, q_max: float = 24.0, norm: str = "fz"):
+    """The XrayPDF of the last stage of an analysis folder (``zifsim analyse``): rdf.csv partials,
+    xray_lattice.csv low-Q lines and ``summary.json["xray_model"]`` (density, composition)."""
+    import types
+
+    import pandas as pd
+    from zifsim.analysis.xray import LowQLattice, XrayPDF
+    adir = Path(adir)
+    if summary is None:
+        import json
+        summary = json.loads((adir / "summary.json").read_text())
+    info = summary.get("xray_model")
+    if not info or not (adir / "rdf.csv").is_file():
+        raise InputError("analysis folder without the X-ray model (rdf.csv, summary xray_model)", source=adir,
+                         fix="re-run `zifsim analyse` with this zifsim version")
+    t = pd.read_csv(adir / "rdf.csv")
+    partials = {tuple(c[2:].split("-", 1)): t[c].to_numpy(float) for c in t.columns
+                if c.startswith("g_") and c != "g_total"}
+    conc = info["concentrations"]
+    r = t["r_A"].to_numpy(float)
+    rdf = types.SimpleNamespace(r=r, dr=float(r[1] - r[0]), partials=partials, concentrations=conc,
+                                counts=info["counts"], number_density=float(info["number_density_A3"]),
+                                elements=list(conc))
+    lattice = None
+    if (adir / "xray_lattice.csv").is_file():
+        lattice = LowQLattice.from_table(pd.read_csv(adir / "xray_lattice.csv"), conc)
+    return XrayPDF(q_max=q_max, dq=0.01, norm=norm).compute(rdf, lattice)
+
+
 @dataclasses.dataclass
 class XrayFit:
     """Result of one comparison (everything in fit.json)."""
@@ -236,3 +265,128 @@ def write_fit(fits, out, title: str = "") -> dict:
     write_json(out / "fit.json", res)
     return res
 
+
+
+# ---------------------------------------------------------------------- report: measured files per material
+#: config keys of measured files: xray_<kind>
+XRAY_KEYS = {f"xray_{k}": k for k in ("D", "Gk", "S", "FQ", "Fk")}
+DEFAULT_FIT = {"r": (1.0, 8.0), "Q": (0.6, 20.0)}
+
+
+def load_experiments(spec) -> dict:
+    """Measured X-ray files per material: a dict, a YAML/JSON file (its ``experiments`` key or the
+    mapping itself) or an inline JSON string. ``{material: {xray_D: PATH, xray_Fk: PATH, T_C: 31,
+    state: glass|crystal|liquid, fit_range_r: [1, 8], fit_range_Q: [0.6, 20], lorch: false}}``."""
+    import json as _json
+    if spec is None or spec == "":
+        return {}
+    if isinstance(spec, dict):
+        data = spec
+    else:
+        text = str(spec).strip()
+        if text.startswith("{"):
+            data = _json.loads(text)
+        else:
+            path = Path(text)
+            if not path.is_file():
+                raise InputError("experiments file not found", source=path, fix="give a YAML/JSON file")
+            import yaml
+            data = yaml.safe_load(path.read_text()) or {}
+    data = data.get("experiments", data) if isinstance(data, dict) else data
+    if not isinstance(data, dict):
+        raise InputError("experiments must map material -> {xray_D: PATH, ...}", where="experiments",
+                         fix="e.g. experiments: {ZIF-4: {xray_D: ../shared/.../ZIF4glassa_31.dofr, T_C: 31}}")
+    for mat, entry in data.items():
+        if not isinstance(entry, dict):
+            raise InputError(f"experiments.{mat} is not a mapping", where=f"experiments.{mat}",
+                             fix="give {xray_D: PATH, T_C: ..., state: glass}")
+        unknown = set(entry) - set(XRAY_KEYS) - {"T_C", "state", "fit_range_r", "fit_range_Q", "lorch", "q_range",
+                                                 "label", "ref"}
+        if unknown:
+            raise InputError(f"unknown key(s) {sorted(unknown)}", where=f"experiments.{mat}",
+                             fix=f"measured files go under {', '.join(XRAY_KEYS)}; also T_C, state, fit_range_r, "
+                                 "fit_range_Q, lorch, q_range, label, ref")
+    return data
+
+
+def _run_state(summary: dict) -> str:
+    """'glass' (the run quenched: last stage after a cooling stage), 'liquid' or 'crystal' (no quench)."""
+    dirs = summary.get("stage_directions") or {}
+    if any(d == "cooling" for d in dirs.values()):
+        return "glass"
+    return "crystal" if summary.get("kind") != "run" or not dirs else "heated"
+
+
+def xray_report(summaries: list[dict], experiments: dict, out) -> dict:
+    """For every material with measured files: Rw of every run (last stage) and one overlay PNG per material.
+
+    Returns {material: {"rows": [...], "png": name}}; rows hold run, file, kind, state, Rw, scale.
+    """
+    out = Path(out)
+    res = {}
+    for mat, entry in experiments.items():
+        runs = [s for s in summaries if s["material"] == mat]
+        if not runs:
+            continue
+        measured = [(key, read_measured(entry[key], kind=kind)) for key, kind in XRAY_KEYS.items() if key in entry]
+        if not measured:
+            continue
+        state = str(entry.get("state", "glass"))
+        rows, fits = [], []
+        for s in runs:
+            try:
+                model = model_from_analysis(s["adir"], s)
+            except InputError as exc:
+                rows.append({"run": s.get("adir"), "error": str(exc)})
+                continue
+            run_state = _run_state(s)
+            for key, m in measured:
+                rng = entry.get(f"fit_range_{m.space}", DEFAULT_FIT[m.space])
+                try:
+                    f = compare_xray(model, m, rng, q_range=entry.get("q_range"), lorch=bool(entry.get("lorch", False)),
+                                     frames={"stage": s.get("xray_model", {}).get("stage"), "state": run_state},
+                                     label=f"{s.get('protocol') or ''} rep{s.get('replica')} ({run_state})")
+                except InputError as exc:
+                    rows.append({"run": s.get("adir"), "file": Path(m.source).name, "error": str(exc)})
+                    continue
+                fits.append(f)
+                rows.append({"run": s.get("adir"), "protocol": s.get("protocol"), "replica": s.get("replica"),
+                             "file": Path(m.source).name, "kind": m.kind, "fit_range": list(rng),
+                             "run_state": run_state, "data_state": state, "T_C": entry.get("T_C"),
+                             "like_with_like": run_state == state, "rw": f.fit["rw"], "scale": f.fit["scale"],
+                             "stage": s.get("xray_model", {}).get("stage")})
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in mat)
+        png = None
+        if fits:
+            png = f"xray_{safe}.png"
+            _plot_report_overlay(fits, out / png, f"{mat}: X-ray, measured {state} at {entry.get('T_C', '?')} °C")
+        res[mat] = {"rows": rows, "png": png}
+    return res
+
+
+def _plot_report_overlay(fits, path, title):
+    """One panel per measured file: measured (black) and every run's scaled curve, Rw in the legend."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from zifsim.analysis.plots import save_figure
+    by_file = {}
+    for f in fits:
+        by_file.setdefault(f.measured.source, []).append(f)
+    fig, axes = plt.subplots(1, len(by_file), figsize=(7 * len(by_file), 4.3), squeeze=False)
+    for ax, (src, fs) in zip(axes[0], by_file.items()):
+        m = fs[0].measured
+        ax.plot(m.x, m.y, "k-", lw=1.3, label=f"measured {Path(src).name}")
+        for f in fs:
+            t = f.table()
+            ax.plot(t.iloc[:, 0], t.simulated_scaled, lw=0.9, label=f"{f.label}: Rw {f.fit['rw']:.3f}")
+            ax.plot(t.iloc[:, 0], t.difference - 0.6 * (m.y.max() - m.y.min()), lw=0.6, alpha=0.7)
+        ax.axvspan(*fs[0].fit_range, color="0.92", zorder=0)
+        ax.set_xlabel("r (Å)" if m.space == "r" else "Q (Å⁻¹)")
+        ax.set_ylabel(m.kind + (f" ({KINDS[m.kind][2]})" if KINDS[m.kind][2] else ""))
+        if m.space == "r":
+            ax.set_xlim(0, 12)
+        ax.legend(fontsize=7)
+        ax.set_title("differences shifted below", fontsize=8)
+    fig.suptitle(title)
+    return save_figure(fig, path)
