@@ -114,9 +114,9 @@ def check_input_file(path: str | os.PathLike, what: str = "input file", fix: str
     return path
 
 
-def check_output_dir(path: str | os.PathLike, what: str = "--out") -> Path:
-    """Create the output folder ``path`` (parents too); a clear InputError when an existing
-    file (or a file in its parents) is in the way, or the folder cannot be created."""
+def check_output_dir(path: str | os.PathLike, what: str = "--out", create: bool = True) -> Path:
+    """Create the output folder ``path`` (parents too; only checked with ``create=False``); a clear
+    InputError when an existing file (or a file in its parents) is in the way, or it cannot be created."""
     from zifsim.errors import InputError
     path = Path(path)
     for p in [path, *path.parents]:
@@ -126,6 +126,8 @@ def check_output_dir(path: str | os.PathLike, what: str = "--out") -> Path:
                              fix="give a folder name that is not taken by a file")
         if p.exists():
             break
+    if not create:
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +22,14 @@ from zifsim.analysis.lindemann import Lindemann, melting_estimate
 from zifsim.analysis.rdf import PartialRDF
 from zifsim.analysis.trajectory import Frame, open_source
 from zifsim.errors import InputError
-from zifsim.fileio import atomic_open, write_json
+from zifsim.fileio import atomic_open, check_output_dir, write_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PerStage", "analyse", "run_identity"]
+__all__ = ["PerStage", "analyse", "run_identity", "run_status"]
+
+#: statuses of a run directory's metadata.json that mean "finished as planned"
+COMPLETE = "complete"
 
 
 class PerStage(FrameAnalysis):
@@ -91,17 +97,212 @@ def _progress(total, desc):
     return tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True, mininterval=1.0)
 
 
+def run_status(path: Path) -> dict:
+    """Status of a run directory: ``{"run_status", "run_error", "stages": {name: status}}``.
+
+    ``run_status`` is metadata.json's ``status`` (complete | failed | interrupted | running) or
+    ``unknown`` for a folder without zifsim metadata; ``run_error`` the failed stage's reason.
+    """
+    meta_path = Path(path) / "metadata.json"
+    meta = {}
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise InputError(f"invalid JSON: {exc.msg}", source=meta_path, where=exc.lineno,
+                             fix="the run metadata is corrupt; re-run or repair the file") from None
+    info = {"run_status": str(meta.get("status") or "unknown"), "run_error": None, "stages": {}}
+    for st in meta.get("stages") or []:
+        info["stages"][str(st.get("name"))] = st.get("status")
+        if st.get("status") == "failed" and info["run_error"] is None:
+            sm = Path(path) / str(st.get("dir", "")) / "metadata.json"
+            try:
+                err = json.loads(sm.read_text()).get("error")
+            except (OSError, json.JSONDecodeError):
+                err = None
+            info["run_error"] = f"stage {st.get('dir') or st.get('name')} failed" + (f": {err}" if err else "")
+    return info
+
+
+def _check_run(path: Path, status: dict, allow_incomplete: bool) -> list[str]:
+    """Refuse a broken run (unless ``allow_incomplete``); return the stages to skip (never started)."""
+    from zifsim.analysis.trajectory import count_dump_frames, run_stages
+    state = status["run_status"]
+    if state not in (COMPLETE, "unknown") and not allow_incomplete:
+        why = f" ({status['run_error']})" if status.get("run_error") else ""
+        raise InputError(f"the run is {state}{why}: its results would be mixed with finished runs",
+                         source=str(path / "metadata.json"), where="status",
+                         fix="finish (resume) it with the same `zifsim run` command, or analyse it anyway with "
+                             "--allow-incomplete (its status is then written into every output and the report)")
+    skipped = []
+    for st in run_stages(path):
+        traj = st["dir"] / "traj.lammpstrj"
+        started = st.get("status") not in ("pending", None) or traj.exists()
+        if not started and (state != COMPLETE):
+            skipped.append(st["name"])
+            continue
+        empty = not traj.is_file() or count_dump_frames(traj) == 0
+        if empty and not (allow_incomplete and st.get("status") != COMPLETE):
+            what = "is missing" if not traj.exists() else "has no frames"
+            raise InputError(f"stage {st['dir'].name} (status {st.get('status')}): its trajectory {what}",
+                             source=str(traj),
+                             fix="the file was lost or emptied: delete that stage folder (and the ones after it) "
+                                 "and resume the run with the same `zifsim run` command")
+        if empty:
+            log.warning("stage %s has no trajectory frames: skipped", st["dir"].name)
+            skipped.append(st["name"])
+    return skipped
+
+
+def checked_frames(frames, path: Path, every: int = 1):
+    """Pass frames through, refusing a frame with missing atoms or a non-finite coordinate and turning
+    a reader failure into an InputError that names the stage trajectory and the frame."""
+    from zifsim.analysis.trajectory import run_stages
+    files = {}
+    if path.is_dir():
+        try:
+            files = {st["name"]: st["dir"] / "traj.lammpstrj" for st in run_stages(path)}
+        except InputError:
+            files = {}
+    n_atoms, stage, index, last = None, None, -1, None
+    it = iter(frames)
+    while True:
+        try:
+            frame = next(it)
+        except StopIteration:
+            return
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - pandas / numpy parse errors of a damaged file
+            src = files.get(stage, path)
+            where = f"frame {(index + 1) * every}, after step {last.step}" if last is not None else "frame 0"
+            raise InputError(f"the frame cannot be read: atom lines are missing or damaged "
+                             f"({type(exc).__name__}: {exc})", source=str(src), where=where,
+                             fix="rerun that stage (delete its folder and resume the run)") from None
+        if frame.stage != stage:
+            stage, index = frame.stage, -1
+        index += 1
+        src = files.get(stage, path)
+        where = f"frame {index * every}, step {frame.step}" if frame.step is not None else f"frame {index * every}"
+        if n_atoms is None:
+            n_atoms = frame.n_atoms
+        elif frame.n_atoms != n_atoms:
+            raise InputError(f"the frame has {frame.n_atoms} atoms, the first frame {n_atoms}: atoms are missing",
+                             source=str(src), where=where,
+                             fix="the trajectory is damaged or atoms were lost; rerun that stage")
+        bad = ~np.isfinite(np.asarray(frame.positions, float)).all(axis=1)
+        if bad.any() or not np.isfinite(np.asarray(frame.cell, float)).all():
+            ids = np.asarray(frame.ids)[bad][:5].tolist() if frame.ids is not None else []
+            raise InputError(f"{int(bad.sum())} atom(s) with a NaN / infinite coordinate"
+                             + (f" (ids {', '.join(map(str, ids))})" if ids else " (or a non-finite cell)"),
+                             source=str(src), where=where,
+                             fix="the run blew up or the file is damaged: analyse the frames before it "
+                                 "or rerun that stage")
+        last = frame
+        yield frame
+
+
+def _staging_dir(out: Path) -> Path:
+    """A fresh hidden folder inside ``out`` for one analysis; leftovers of killed analyses are removed."""
+    for old in out.glob(".partial-*"):
+        try:
+            pid = int(old.name.split("-")[1])
+            os.kill(pid, 0)
+            continue          # a live analysis writes there
+        except (ValueError, IndexError, ProcessLookupError):
+            shutil.rmtree(old, ignore_errors=True)
+        except PermissionError:
+            continue
+    return Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=out))
+
+
+def _publish(staging: Path, out: Path, outputs: list[str]) -> None:
+    """Move one analysis' files from ``staging`` into ``out``: the old summary.json and the old
+    analysis' files go first, summary.json (the marker of a complete analysis) comes last."""
+    old_summary = out / "summary.json"
+    stale = []
+    if old_summary.is_file():
+        try:
+            stale = list(json.loads(old_summary.read_text()).get("outputs") or [])
+        except (OSError, json.JSONDecodeError):
+            stale = []
+        old_summary.unlink()
+    for name in stale:
+        target = out / name
+        if name not in outputs and target.is_file() and target.parent == out:
+            target.unlink()
+    for name in sorted(outputs, key=lambda n: n == "summary.json"):
+        src, dst = staging / name, out / name
+        if dst.is_dir() and not dst.is_symlink():
+            shutil.rmtree(dst)
+        os.replace(src, dst)
+
+
 def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dict | None = None,
             window: int | None = None, r_max: float = 10.0, dr: float = 0.02, q_max: float = 22.0,
             pores: bool = True, probe: str = "He", progress: bool = True, fmt: str | None = None,
-            types=None, topology=None, atom_style: str | None = None) -> dict:
+            types=None, topology=None, atom_style: str | None = None,
+            allow_incomplete: bool = False) -> dict:
     """Analyse a run directory, a trajectory or a structure file and write everything into ``out``.
 
     ``fmt`` / ``types`` / ``topology`` / ``atom_style`` say how to read ``path``
     (:func:`zifsim.analysis.trajectory.open_source`): a file that cannot be read
-    is refused before ``out`` is created. Returns the summary dict (also
-    written to ``out/summary.json``).
+    is refused before ``out`` is created. The outputs of one analysis appear together or
+    not at all: they are written into a hidden folder inside ``out`` and moved into place
+    at the end, ``summary.json`` last. A run that is not complete (failed, interrupted,
+    still running) is refused unless ``allow_incomplete``; its ``run_status`` is recorded
+    in summary.json and thermo_summary.json and in plot titles.
+    Returns the summary dict (also written to ``out/summary.json``).
     """
+    from zifsim.analysis.trajectory import is_run_dir
+    path, out = Path(path), Path(out)
+    if every < 1:
+        raise InputError(f"--every {every}", where="--every", fix="give a positive integer stride")
+    status = {"run_status": None, "run_error": None, "stages": {}}
+    if fmt in (None, "auto", "run") and is_run_dir(path):
+        status = run_status(path)
+        status["skipped_stages"] = _check_run(path, status, allow_incomplete)
+    elif not path.is_dir():
+        from zifsim.fileio import check_input_file
+        try:
+            check_input_file(path, "input")
+        except InputError as exc:
+            raise InputError(f"not a run directory or structure file (nor a trajectory): "
+                             f"{exc.message.replace('input ', '', 1)}", source=path,
+                             fix="give RUNDIR (with metadata.json / NN-stage/traj.lammpstrj), a LAMMPS dump or "
+                                 "data file, a DCD/XTC with --topology, or a CIF/extxyz") from None
+    source = open_source(path, fmt=fmt, types=types, topology=topology, atom_style=atom_style, every=every)
+    created = not out.exists()
+    check_output_dir(out, "--out")
+    staging = _staging_dir(out)
+    try:
+        summary = _analyse(path, staging, source, every=every, material=material, cutoffs=cutoffs, window=window,
+                           r_max=r_max, dr=dr, q_max=q_max, pores=pores, probe=probe, progress=progress,
+                           status=status)
+        if status["run_status"] is not None:
+            extra = {"run_status": status["run_status"], "run_error": status["run_error"],
+                     "skipped_stages": status.get("skipped_stages", [])}
+            summary.update(extra)
+            thermo_path = staging / "thermo_summary.json"
+            if thermo_path.is_file():
+                write_json(thermo_path, {**json.loads(thermo_path.read_text()), **extra})
+        outputs = sorted(p.name for p in staging.iterdir())
+        summary["outputs"] = sorted(set(outputs) | {"summary.json"})
+        write_json(staging / "summary.json", summary)
+        _publish(staging, out, summary["outputs"])
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return summary
+
+
+def _analyse(path, out, source, every: int = 1, material: str | None = None, cutoffs: dict | None = None,
+             window: int | None = None, r_max: float = 10.0, dr: float = 0.02, q_max: float = 22.0,
+             pores: bool = True, probe: str = "He", progress: bool = True, status: dict | None = None) -> dict:
+    """The analysis itself, writing into ``out`` (the staging folder of :func:`analyse`)."""
     from zifsim.analysis.plots import (plot_coordination, plot_lindemann, plot_rdf, plot_thermo,
                                        plot_xray)
     from zifsim.analysis.thermo import ThermoAnalysis, onset_temperature, read_run_thermo
@@ -109,12 +310,10 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
     import pandas as pd
 
     path, out = Path(path), Path(out)
-    if every < 1:
-        raise InputError(f"--every {every}", where="--every", fix="give a positive integer stride")
-    source = open_source(path, fmt=fmt, types=types, topology=topology, atom_style=atom_style, every=every)
     run_mode = source.kind == "run"
     frames, total = source.frames, source.total
     if run_mode:
+        frames = checked_frames(frames, path, every)
         ident = run_identity(path, material)
     else:  # results/cells/{material}/cell.* names the material by its folder
         guess = path.parent.name if path.parent.parent.name == "cells" else path.name.split(".")[0]
@@ -165,6 +364,8 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
         a.finish()
     out.mkdir(parents=True, exist_ok=True)  # only once every frame was read
     title = f"{ident['material']} {ident.get('protocol') or ''}".strip()
+    if status and status.get("run_status") not in (None, COMPLETE, "unknown"):
+        title += f" [{status['run_status'].upper()} run]"
     files = []
 
     # --- coordination

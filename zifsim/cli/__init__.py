@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     except ZifsimError as exc:
         print(f"zifsim {args.command}: error: {exc}", file=sys.stderr)
         return int(getattr(exc, "exit_code", 1))
+    except KeyboardInterrupt:  # Ctrl-C outside a run's own handler (reading inputs, analyses)
+        if args.verbose:
+            raise
+        print(f"zifsim {args.command}: interrupted (Ctrl-C); finished outputs are intact", file=sys.stderr)
+        return 130
     except OSError as exc:  # disk full, permissions ...: one clear line (a traceback with -v)
         if args.verbose:
             raise

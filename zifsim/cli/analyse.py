@@ -73,6 +73,9 @@ def register(subparsers) -> None:
     p.add_argument("--probe", default="He", help="pore probe: He, N2, CO2 or a radius in Å (default He)")
     p.add_argument("--no-pores", action="store_true", help="skip the pore analysis")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--allow-incomplete", action="store_true",
+                   help="analyse a run that failed, was interrupted or is still running (refused by "
+                        "default); its status is written into summary.json, plot titles and the report")
     p.set_defaults(func=run)
 
 
@@ -82,7 +85,13 @@ def run(args: argparse.Namespace) -> int:
     summary = analyse(args.path, args.out, every=args.every, material=args.material, cutoffs=args.cutoff,
                       window=args.window, r_max=args.r_max, q_max=args.q_max, pores=not args.no_pores,
                       probe=args.probe, progress=not args.no_progress, fmt=args.fmt, types=args.types,
-                      topology=args.topology, atom_style=args.atom_style)
+                      topology=args.topology, atom_style=args.atom_style,
+                      allow_incomplete=args.allow_incomplete)
+    if summary.get("run_status") not in (None, "complete", "unknown"):
+        import sys
+        print(f"zifsim analyse: warning: the run is {summary['run_status']}"
+              + (f" ({summary['run_error']})" if summary.get("run_error") else "")
+              + ": this is recorded in summary.json and the report", file=sys.stderr)
     cuts = ", ".join(f"{m} {c:.2f} Å" for m, c in summary["cutoffs_A"].items())
     print(f"{summary['material']}: {summary['n_frames']} frames, mean CN (last stage) "
           f"{summary['mean_CN_last_stage']:.3f} (M-N cutoff {cuts}: {summary['cutoff_rule']}), "

@@ -85,9 +85,11 @@ def run(args) -> int:
         raise InputError("give either a material name / structure file or --all", where="zifsim build",
                          fix="e.g. zifsim build ZIF-4 --out cells/ZIF-4, or zifsim build --all --out structures")
     out = Path(args.out)
+    from zifsim.fileio import check_output_dir
+    check_output_dir(out, "--out", create=False)   # an existing file in the way: say so before building
     if not args.all:
         path = Path(args.material)
-        if path.suffix.lower() in (".cif", ".extxyz", ".xyz", ".data", ".lmp") or path.exists():
+        if path.suffix.lower() in (".cif", ".extxyz", ".xyz", ".data", ".lmp") or path.exists() or path.is_symlink():
             cell = build_from_file(path, name=args.name, supercell=supercell, min_width=args.min_width,
                                    elements=elements, disorder=args.disorder)
         else:

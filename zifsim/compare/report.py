@@ -95,6 +95,8 @@ def comparison_table(summaries: list[dict], registry=None):
     rows = []
     groups: dict[tuple, list[dict]] = {}
     for s in summaries:
+        if not run_ok(s):   # a failed / interrupted run never enters a mean with finished ones
+            continue
         groups.setdefault((s["material"], s.get("protocol") or ""), []).append(s)
     for (name, protocol), runs in groups.items():
         mat = _material(registry, name)
@@ -247,10 +249,16 @@ def plot_overlays(summaries, material, out):
 
 
 # ---------------------------------------------------------------------- report
+def run_ok(s: dict) -> bool:
+    """True unless the analysed run did not finish (summary ``run_status`` failed / interrupted / running)."""
+    return s.get("run_status") in (None, "complete", "unknown")
+
+
 def _run_label(s: dict) -> str:
-    """'protocol repN (folder)' of one analysis summary."""
+    """'protocol repN (folder)' of one analysis summary, with the run status when it did not finish."""
     rep = f" rep{s['replica']}" if s.get("replica") is not None else ""
-    return f"{s.get('protocol') or ''}{rep} ({Path(s['adir']).name})".strip()
+    flag = "" if run_ok(s) else f" **{str(s['run_status']).upper()} run, not in the comparison**"
+    return f"{s.get('protocol') or ''}{rep} ({Path(s['adir']).name}){flag}".strip()
 
 
 def _porosity(s: dict) -> str:

@@ -45,11 +45,34 @@ def read_cell(path: str | os.PathLike) -> Atoms:
     except ImportError:
         read_structure = None
     if read_structure is not None:
-        return read_structure(path)
-    import ase.io
-    if path.suffix == ".data":
-        return ase.io.read(path, format="lammps-data", atom_style="charge")
-    return ase.io.read(path)
+        atoms = read_structure(path)
+    else:
+        import ase.io
+        atoms = (ase.io.read(path, format="lammps-data", atom_style="charge") if path.suffix == ".data"
+                 else ase.io.read(path))
+    check_overlaps(atoms, str(path))
+    return atoms
+
+
+#: atoms closer than this (Å) cannot both be real (H2 is 0.74 Å): refused before LAMMPS
+MIN_PAIR_DISTANCE_A = 0.5
+
+
+def check_overlaps(atoms: Atoms, source: str | None = None) -> None:
+    """Refuse a cell with atoms on top of each other (a doubled atom, an H on a metal), naming them."""
+    if len(atoms) < 2 or atoms.cell.rank != 3:
+        return
+    from zifsim.structures.neighbours import neighbour_pairs
+    pairs = neighbour_pairs(atoms, MIN_PAIR_DISTANCE_A)
+    sel = pairs.i < pairs.j
+    if not sel.any():
+        return
+    sym = atoms.get_chemical_symbols()
+    i, j, d = pairs.i[sel], pairs.j[sel], pairs.distances[sel]
+    listing = ", ".join(f"{sym[a]}{a + 1} and {sym[b]}{b + 1} ({x:.2f} Å)" for a, b, x in zip(i[:4], j[:4], d[:4]))
+    raise StructureError(f"{len(i)} pair(s) of atoms closer than {MIN_PAIR_DISTANCE_A} Å: {listing}"
+                         f"{' ...' if len(i) > 4 else ''} (atoms numbered from 1 in file order)", source=source,
+                         fix="remove the doubled or misplaced atoms; `zifsim build` checks and writes a clean cell")
 
 
 def _resolve_provider(provider: ForceProvider | str | dict | None) -> ForceProvider:

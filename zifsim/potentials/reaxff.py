@@ -346,8 +346,42 @@ class ReaxFFProvider(ForceProvider):
 
 
 # --------------------------------------------------------------------- fetch
+#: largest download accepted (bytes): ReaxFF parameter files are 20-100 kB
+MAX_FETCH_BYTES = 10 * 1024 * 1024
+
+
+def _part_name(file: str, pid: int) -> str:
+    return f".{file}.{pid}.part"
+
+
+def remove_orphan_parts(dest_dir: Path, file: str) -> list[Path]:
+    """Remove ``.FILE.PID.part`` downloads whose process is gone (left by a SIGKILL); return them."""
+    removed = []
+    for part in Path(dest_dir).glob(f".{file}.*.part"):
+        pid = part.name[len(file) + 2:-len(".part")]
+        try:
+            os.kill(int(pid), 0)
+            continue                      # a live download
+        except ProcessLookupError:
+            pass
+        except (ValueError, PermissionError):
+            continue
+        part.unlink(missing_ok=True)
+        removed.append(part)
+        log.info("removed the orphan partial download %s (its process %s is gone)", part, pid)
+    return removed
+
+
+class _SignalExit(BaseException):
+    """SIGTERM / SIGHUP during a download, raised so that the partial file is removed."""
+
+
+def _raise_on_signal(signum, _frame):
+    raise _SignalExit(signum)
+
+
 def fetch_forcefield(name: str, url: str | None = None, dest_dir: str | os.PathLike | None = None,
-                     timeout_s: float = 60.0) -> Path:
+                     timeout_s: float = 60.0, max_bytes: int = MAX_FETCH_BYTES) -> Path:
     """Download a registered parameter file and verify its sha256.
 
     Parameters
@@ -355,10 +389,15 @@ def fetch_forcefield(name: str, url: str | None = None, dest_dir: str | os.PathL
     name : registry name (``ZnN_2016``) or file name (``ffield_ZnN_2016``).
     url : download address (default: the registry's public source); ``file://`` works.
     dest_dir : target folder (default :func:`zifsim.settings.forcefield_dir`).
+    max_bytes : the download stops (and is refused) beyond this size.
 
-    A failed download or a checksum mismatch leaves nothing behind.
+    The download goes to ``DEST/.FILE.PID.part``, which is removed on any exit (error,
+    Ctrl-C, SIGTERM, SIGHUP); parts left by a killed (SIGKILL) fetch are removed by the next
+    one. A failed download or a checksum mismatch leaves nothing behind.
     Returns the path of the verified file.
     """
+    import signal
+    import threading
     entry = registry_entry(name)
     if entry is None:
         known = ", ".join(load_registry())
@@ -366,16 +405,31 @@ def fetch_forcefield(name: str, url: str | None = None, dest_dir: str | os.PathL
                               fix=f"choose one of: {known}")
     dest_dir = Path(dest_dir).expanduser() if dest_dir else settings.forcefield_dir()
     dest = dest_dir / entry["file"]
+    if dest_dir.is_dir():
+        remove_orphan_parts(dest_dir, entry["file"])
     if dest.is_file() and sha256_file(dest) == entry["sha256"]:
         log.info("%s already present and verified: %s", entry["name"], dest)
         return dest
     url = url or entry["url"]
     log.info("downloading %s from %s", entry["name"], url)
-    with atomic_path(dest) as tmp:
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    tmp = dest_dir / _part_name(entry["file"], os.getpid())
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = {s: signal.signal(s, _raise_on_signal) for s in (signal.SIGTERM, signal.SIGHUP)} if main_thread else {}
+    try:
         try:
+            size = 0
             with urllib.request.urlopen(url, timeout=timeout_s) as response, open(tmp, "wb") as out:
                 while block := response.read(1 << 20):
+                    size += len(block)
+                    if size > max_bytes:
+                        raise ForceFieldError(
+                            f"download of {entry['name']} from {url} is larger than {max_bytes} bytes "
+                            f"(a ReaxFF parameter file is 20-100 kB): stopped, nothing was written", source=url,
+                            fix="check that the address points at the parameter file itself")
                     out.write(block)
+                out.flush()
+                os.fsync(out.fileno())
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise ForceFieldError(f"download of {entry['name']} from {url} failed: {exc}", source=url,
                                   fix="check the network or give --url to a mirror / local copy "
@@ -386,6 +440,17 @@ def fetch_forcefield(name: str, url: str | None = None, dest_dir: str | os.PathL
                                   f"expected {entry['sha256']}; nothing was written", source=url,
                                   fix="the source changed or is corrupt: get the original file "
                                       "(see the registry citation) and give it with --url file://...")
+        os.replace(tmp, dest)
+    except _SignalExit as exc:
+        sig = signal.Signals(exc.args[0])
+        err = ForceFieldError(f"download of {entry['name']} stopped by {sig.name}; nothing was written",
+                              source=url, fix="run the fetch again")
+        err.exit_code = 128 + int(sig)
+        raise err from None
+    finally:
+        tmp.unlink(missing_ok=True)
+        for s, h in old.items():
+            signal.signal(s, h)
     return dest
 
 

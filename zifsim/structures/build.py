@@ -24,6 +24,8 @@ from zifsim.structures.supercell import make_supercell, repeats_for_width, stand
 from zifsim.structures.validate import density_gcm3, format_report, validate_structure
 
 log = logging.getLogger(__name__)
+#: inputs above this many atoms get progress lines (each step takes seconds to minutes)
+LARGE_CELL_ATOMS = 5000
 
 
 def prepare_structure(atoms: Atoms, source: str | None = None, disorder: str = "refuse"
@@ -56,7 +58,11 @@ def build_from_file(path: str | Path, name: str | None = None, supercell=None,
     """
     path = Path(path)
     raw = read_structure(path)
+    if len(raw) > LARGE_CELL_ATOMS:   # progress for big inputs (139 264 atoms: minutes)
+        log.info("%s: %d atoms read; cleaning (disorder, guests, hydrogens) ...", path, len(raw))
     atoms, steps = prepare_structure(raw, source=str(path), disorder=disorder)
+    if len(raw) > LARGE_CELL_ATOMS:
+        log.info("%s: framework of %d atoms; validating ...", path, len(atoms))
     provenance = {"source": f"file:{path.name}", "sha256": sha256_of(path),
                   "reference_density_gcm3": round(density_gcm3(atoms), 5), "steps": steps}
     cell = Cell(atoms, name or path.stem, provenance, elements=elements)

@@ -116,9 +116,8 @@ def read_structure(path: str | os.PathLike, fmt: str | None = None, types=None,
     occupancies in ``atoms.arrays["occupancy"]``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("structure file not found", source=str(path),
-                         fix="check the path (or give a registry material name instead)")
+    from zifsim.fileio import check_input_file   # says what the path is instead: folder, link loop, device
+    check_input_file(path, "structure file", fix="check the path (or give a registry material name instead)")
     fmt = fmt or guess_format(path)
     if fmt is None:
         raise InputError("cannot tell the file format from its name or content", source=str(path),
@@ -199,13 +198,8 @@ def read_cif(path: str | os.PathLike) -> Atoms:
                 raise StructureError(f"coordinate {tag} of site {label} is not a number ({value!r})",
                                      source=src, where=_line_of(text, rf"^\s*{re.escape(str(label))}\s"),
                                      fix="give numeric fractional coordinates")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            atoms = block.get_atoms(fractional_occupancies=False)
-    except Exception as exc:
-        raise StructureError(f"cannot build the structure: {exc}", source=src,
-                             fix="check the space group / symmetry operations and the atom sites") from None
+    _check_cif_cell(block, text, src)
+    atoms = _cif_atoms(block, labels, text, src)
     occupancy = _site_occupancies(block, atoms)
     clean = Atoms([_clean_symbol(s) for s in atoms.get_chemical_symbols()],
                   positions=atoms.positions, cell=atoms.cell, pbc=True)
@@ -214,6 +208,92 @@ def read_cif(path: str | os.PathLike) -> Atoms:
     if kinds is not None and labels and len(labels) > int(np.max(kinds)):
         clean.arrays["site_label"] = np.array([str(labels[k]) for k in kinds])
     return clean
+
+
+def _check_cif_cell(block, text: str, src: str) -> None:
+    """Cell lengths > 0 and angles that make a cell, named by tag and line, before ASE builds it."""
+    values = {}
+    for tag in ("_cell_length_a", "_cell_length_b", "_cell_length_c",
+                "_cell_angle_alpha", "_cell_angle_beta", "_cell_angle_gamma"):
+        v = block.get(tag)
+        where = _line_of(text, rf"^\s*{re.escape(tag)}\s") or tag
+        if not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise StructureError(f"{tag} is not a number ({v!r})", source=src, where=where,
+                                 fix="give the cell parameters as numbers (Å and degrees)")
+        if tag.startswith("_cell_length") and not v > 0:
+            raise StructureError(f"{tag} = {v:g} Å: a cell length must be positive", source=src, where=where,
+                                 fix="give the cell lengths a, b, c in Å (all > 0)")
+        if tag.startswith("_cell_angle") and not 0 < v < 180:
+            raise StructureError(f"{tag} = {v:g}°: a cell angle must lie between 0 and 180°", source=src,
+                                 where=where, fix="give the cell angles in degrees")
+        values[tag] = float(v)
+    al, be, ga = (values[f"_cell_angle_{k}"] for k in ("alpha", "beta", "gamma"))
+    if not (al + be + ga < 360 and al < be + ga and be < al + ga and ga < al + be):
+        raise StructureError(f"cell angles alpha {al:g}°, beta {be:g}°, gamma {ga:g}° do not make a cell "
+                             "(each must be below the sum of the other two, the sum below 360°)",
+                             source=src, where="_cell_angle_alpha", fix="check the cell angles")
+
+
+#: two CIF sites closer than this (Å) after applying the symmetry are one position
+DUPLICATE_SITE_A = 0.05
+
+
+def _cif_atoms(block, labels: list, text: str, src: str) -> Atoms:
+    """The expanded cell; P1 without ASE's O(N^2) orbit search; sites that fall onto one position
+    are refused (different elements) or reported (the same element, kept once)."""
+    import logging
+    log = logging.getLogger("zifsim.structures")
+    try:
+        sg = block.get_spacegroup(True)
+        from ase.spacegroup import Spacegroup
+        sg = sg if isinstance(sg, Spacegroup) else Spacegroup(sg)
+        p1 = sg.nsymop == 1 and np.allclose(sg.rotations[0], np.eye(3)) and not np.any(sg.translations)
+    except Exception:  # noqa: BLE001 - ASE reports symmetry problems below
+        p1 = False
+    label = (lambda k: str(labels[k]) if k < len(labels) else f"site {k + 1}")
+    merged: list[tuple[int, int]] = []
+    try:
+        if p1:
+            atoms = block.get_unsymmetrized_structure()
+            atoms.set_scaled_positions(atoms.get_scaled_positions(wrap=True))
+            atoms.pbc = True
+            atoms.arrays["spacegroup_kinds"] = np.arange(len(atoms))
+            if len(atoms) > 2000:
+                log.info("%s: P1 cell with %d sites (no symmetry expansion)", src, len(atoms))
+            from zifsim.structures.neighbours import neighbour_pairs
+            pairs = neighbour_pairs(atoms, DUPLICATE_SITE_A)
+            keep = np.ones(len(atoms), bool)
+            for i, j in zip(pairs.i, pairs.j):
+                if i < j and keep[i]:
+                    merged.append((int(i), int(j)))
+                    keep[j] = False
+            atoms = atoms[keep]
+        else:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                atoms = block.get_atoms(fractional_occupancies=False)
+            for w in caught:
+                m = re.search(r"scaled_positions (\d+) and (\d+) are equivalent", str(w.message))
+                if m:
+                    merged.append((int(m.group(1)), int(m.group(2))))
+    except Exception as exc:  # noqa: BLE001 - ASE raises many kinds
+        raise StructureError(f"cannot build the structure: {exc or type(exc).__name__}", source=src,
+                             fix="check the space group / symmetry operations and the atom sites") from None
+    if merged:
+        symbols = block.get_symbols()
+        clash = [(a, b) for a, b in merged if symbols[a] != symbols[b]]
+        if clash:
+            a, b = clash[0]
+            listing = ", ".join(f"{label(x)} ({symbols[x]}) and {label(y)} ({symbols[y]})" for x, y in clash[:4])
+            raise StructureError(
+                f"{len(clash)} pair(s) of sites of different elements lie at one position (after the symmetry "
+                f"operations): {listing}{' ...' if len(clash) > 4 else ''}", source=src,
+                where=_line_of(text, rf"^\s*{re.escape(label(b))}\s"),
+                fix="delete the wrong site, or give the disorder as partial occupancies")
+        listing = ", ".join(f"{label(x)} = {label(y)}" for x, y in merged[:6])
+        log.warning("%s: %d duplicate site(s) (the same element at one position) kept once: %s%s", src,
+                    len(merged), listing, " ..." if len(merged) > 6 else "")
+    return atoms
 
 
 def _site_occupancies(block, atoms: Atoms) -> np.ndarray:

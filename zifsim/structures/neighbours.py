@@ -55,7 +55,7 @@ def neighbour_pairs(atoms: Atoms, r_max: float) -> NeighbourPairs:
     i = np.asarray(nlist.query_point_indices, dtype=np.int64)
     j_super = np.asarray(nlist.point_indices, dtype=np.int64)
     dist = np.asarray(nlist.distances, float)
-    keep = dist > 1e-8
+    keep = j_super != i    # drop only the self pair: two distinct atoms at one position are a pair (d = 0)
     i, j_super, dist = i[keep], j_super[keep], dist[keep]
     vec_std = np.asarray(nlist.vectors, float)[keep]
     j = j_super % n_atoms
