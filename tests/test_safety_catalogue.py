@@ -360,8 +360,7 @@ def broken_copy(src: Path, tmp_path: Path, how: str) -> Path:
     ("lost", ["01-quench/traj.lammpstrj: stage 01-quench (status complete): its trajectory is missing"]),
     ("nan", ["00-heat/traj.lammpstrj (frame 2, step 200): 1 atom(s) with a NaN / infinite coordinate (ids 5)"]),
     ("fewer", ["00-heat/traj.lammpstrj (frame 2, step 200): the frame has 271 atoms, the first frame 272"]),
-    ("missing_line", ["00-heat/traj.lammpstrj (frame 2, after step 100): the frame cannot be read: atom lines "
-                      "are missing or damaged"]),
+    ("missing_line", ["00-heat/traj.lammpstrj (line 572): malformed atom lines in the frame of step 200"]),
 ], ids=["failed_run", "empty_stage", "lost_stage", "nan_coordinate", "frame_missing_atoms", "frame_missing_line"])
 def test_analyse_refuses_broken_run(how, patterns, synthetic_run, tmp_path, capsys):
     run = broken_copy(synthetic_run, tmp_path, how)
