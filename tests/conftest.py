@@ -63,3 +63,15 @@ class SoftProvider(ForceProvider):
 def soft_provider():
     """A :class:`SoftProvider` instance (fast, not physics)."""
     return SoftProvider()
+
+NEQUIP_ZIF4 = "nequip_l2r6stress0.pth"
+
+
+@pytest.fixture(scope="session")
+def nequip_zif4_file() -> Path:
+    """The deployed NequIP ZIF-4 model (Castel et al. 2024); skips when absent."""
+    path = settings.forcefield_dir() / NEQUIP_ZIF4
+    if not path.is_file():
+        pytest.skip(f"deployed NequIP model {NEQUIP_ZIF4} not found in {settings.forcefield_dir()} "
+                    "(set ZIFSIM_FORCEFIELD_DIR, or `zifsim forcefield fetch NequIP_ZIF4`)")
+    return path

@@ -1,4 +1,4 @@
-"""``zifsim forcefield list|fetch``: the registry of known ReaxFF parameter sets."""
+"""``zifsim forcefield list|fetch``: the registry of known force-field files (ReaxFF, deployed NequIP)."""
 from __future__ import annotations
 
 import argparse
@@ -6,15 +6,15 @@ import argparse
 
 def register(subparsers) -> None:
     """Add the ``forcefield`` sub-command with ``list`` and ``fetch``."""
-    p = subparsers.add_parser("forcefield", help="list or download registered ReaxFF parameter files",
-                              description="ReaxFF parameter files are third-party data: zifsim knows them by "
+    p = subparsers.add_parser("forcefield", help="list or download registered force-field files (ReaxFF, NequIP)",
+                              description="ReaxFF parameter files and deployed NequIP models are third-party data: zifsim knows them by "
                                           "sha256 and reads them from $ZIFSIM_FORCEFIELD_DIR.")
     sub = p.add_subparsers(dest="action", metavar="ACTION")
     lst = sub.add_parser("list", help="registered parameter sets and whether they are present and verified")
     lst.add_argument("--dir", default=None, help="folder to look in (default $ZIFSIM_FORCEFIELD_DIR)")
     lst.set_defaults(func=list_main)
     fetch = sub.add_parser("fetch", help="download a registered file and verify its sha256")
-    fetch.add_argument("name", help="registry name, e.g. ZnN_2016")
+    fetch.add_argument("name", help="registry name, e.g. ZnN_2016 or NequIP_ZIF4")
     fetch.add_argument("--url", default=None, help="download address (default: the public source; file:// works)")
     fetch.add_argument("--dir", default=None, help="target folder (default $ZIFSIM_FORCEFIELD_DIR)")
     fetch.set_defaults(func=fetch_main)

@@ -30,7 +30,9 @@ def register(subparsers) -> None:
                    help="why this provider runs (recorded in metadata.json; the workflow sets it)")
     p.add_argument("--forcefield", default=None,
                    help="ReaxFF parameter file (path or name in $ZIFSIM_FORCEFIELD_DIR; default ffield_ZnN_2016) "
-                        "or MLIP model name")
+                        "or MLIP model name (chgnet, sevennet, nequip) or a deployed NequIP .pth")
+    p.add_argument("--device", default=None, choices=["cpu", "cuda"],
+                   help="torch device of an MLIP (default cpu; cuda where a GPU and a CUDA torch exist)")
     p.add_argument("--seed", type=int, default=12345, help="velocity seed (default 12345)")
     p.add_argument("--threads", type=int, default=int(os.environ.get("ZIFSIM_THREADS", "1")),
                    help="OpenMP threads per MPI rank (default $ZIFSIM_THREADS or 1)")
@@ -59,13 +61,17 @@ def main(args: argparse.Namespace) -> int:
             record["reason"] = args.provider_reason
     else:
         spec = {"kind": args.provider}
-        if args.forcefield:
+        if args.forcefield and args.provider == "mlip" and args.forcefield.endswith(".pth"):
+            spec.update(model="nequip", file=args.forcefield)  # a deployed NequIP/Allegro model
+        elif args.forcefield:
             spec["file" if args.provider == "reaxff" else "model"] = args.forcefield
         record = ({"used": args.provider, "reason": args.provider_reason} if args.provider_reason
                   else {"requested": args.provider, "used": args.provider,
                         "reason": f"--provider {args.provider} given"})
     if spec["kind"] == "mlip":
         spec["threads"] = args.threads  # torch intra-op threads = the job's cores
+        if args.device:
+            spec["device"] = args.device
     meta = run_protocol(atoms, args.protocol, spec, args.out, seed=args.seed, threads=args.threads,
                         progress_interval_s=args.progress, source=os.path.abspath(args.cell),
                         provider_choice=record)

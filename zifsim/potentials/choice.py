@@ -40,7 +40,7 @@ DEFAULT_FORCEFIELD = "ffield_ZnN_2016"
 REQUESTS = ("auto", "reaxff", "mlip")
 #: MLIP used when the registry entry names no model
 DEFAULT_MLIP_MODEL = "chgnet"
-_MLIP_PACKAGES = {"chgnet": "chgnet", "sevennet": "sevenn"}
+_MLIP_PACKAGES = {"chgnet": "chgnet", "sevennet": "sevenn", "nequip": "torch"}  # nequip: TorchScript
 _FIX = ("set ZIFSIM_FORCEFIELD_DIR to the folder holding it (default ../shared/forcefields), "
         "give a path, or run `zifsim forcefield fetch {name}`")
 
