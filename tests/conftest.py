@@ -40,7 +40,6 @@ def reference_dir() -> Path:
     return path
 
 
-
 from zifsim.potentials.base import ForceProvider  # noqa: E402
 
 
@@ -63,6 +62,7 @@ class SoftProvider(ForceProvider):
 def soft_provider():
     """A :class:`SoftProvider` instance (fast, not physics)."""
     return SoftProvider()
+
 
 NEQUIP_ZIF4 = "nequip_l2r6stress0.pth"
 
