@@ -175,7 +175,7 @@ def _glass_paths() -> list[Path]:
     return sorted((settings.reference_dir() / "structures" / "aimd-glasses").glob("ZIF4_15glass*.cif"))
 
 
-def run_provider(name: str, out: Path, caps, n_glasses: int | None = None) -> dict:
+def run_provider(name: str, out: Path, caps, n_glasses: int | None = None, resume: bool = False) -> dict:
     import ase.io
     import torch
 
@@ -200,7 +200,35 @@ def run_provider(name: str, out: Path, caps, n_glasses: int | None = None) -> di
     def save():
         (out / f"{name}.json").write_text(json.dumps(res, indent=1, default=float))
 
+    done = json.loads((out / f"{name}.json").read_text()) if (out / f"{name}.json").is_file() else {}
+    if done and resume:  # keep the parts an earlier (interrupted) run finished
+        for key in ("crystal_given", "crystal_relaxed", "nvt", "load_start"):
+            if key in done:
+                res[key] = done[key]
+        res["caps"]["crystal_relax_iter"] = done["caps"]["crystal_relax_iter"]
+        if "nvt" in done:
+            res["caps"]["nvt_steps"] = done["caps"]["nvt_steps"]
+        res["glasses"] = [g for g in done.get("glasses", [])]
+    if "crystal_relaxed" in res and "nvt" not in res:
+        from ase.io import read as _read
+        atoms1 = _read(work / "crystal" / "relaxed.extxyz")
+
     # (a) crystal: single point as given, then relaxation of cell + positions
+    if "crystal_relaxed" not in res:
+        atoms1 = _crystal(provider, crystal, work, relax_iter, res)
+        save()
+        print(f"[{name}] crystal relaxed: {res['crystal_relaxed']}", flush=True)
+    if "nvt" not in res:
+        _nvt(provider, atoms1, work, nvt_steps, name, res, len(crystal))
+        save()
+        print(f"[{name}] nvt: {res['nvt']}", flush=True)
+    _glasses(provider, work, res, name, n_glass_relax, glass_iter, n_glasses, save)
+    res["load_end"] = os.getloadavg()[0]
+    save()
+    return res
+
+
+def _crystal(provider, crystal, work, relax_iter, res):
     model = LammpsModel(provider, crystal, work / "crystal")
     atoms0, e0, f0, t_call = model.single_point()
     res["crystal_given"] = {"energy_eV": e0, "call_s": t_call, **_geometry(atoms0),
@@ -212,9 +240,11 @@ def run_provider(name: str, out: Path, caps, n_glasses: int | None = None) -> di
                               **_geometry(atoms1)}
     res["crystal_relaxed"]["iterations"] = int(model.lmp.extract_global("ntimestep"))
     model.close()
-    save()
-    print(f"[{name}] crystal relaxed: {res['crystal_relaxed']}", flush=True)
+    atoms1.write(work / "crystal" / "relaxed.extxyz")
+    return atoms1
 
+
+def _nvt(provider, atoms1, work, nvt_steps, name, res, natoms):
     # (b) NVT 300 K from the relaxed crystal of (a)
     model = LammpsModel(provider, atoms1, work / "nvt")
     every = max(1, nvt_steps // 10)
@@ -227,15 +257,19 @@ def run_provider(name: str, out: Path, caps, n_glasses: int | None = None) -> di
     zn_n = np.asarray(zn_n, dtype=float)
     res["nvt"] = {"steps": nvt_steps, "timestep_fs": TIMESTEP_FS[name],
                   "time_ps": nvt_steps * TIMESTEP_FS[name] / 1000.0, "wall_s": wall,
-                  "s_per_atom_step": wall / (nvt_steps + 1) / len(crystal), "final_T_K": temp,
+                  "s_per_atom_step": wall / (nvt_steps + 1) / natoms, "final_T_K": temp,
                   "zn_n_mean_A": float(zn_n.mean()), "zn_n_std_A": float(zn_n.std()),
                   "frames_used": len(frames) - len(frames) // 2, "load": os.getloadavg()[0]}
-    save()
-    print(f"[{name}] nvt: {res['nvt']}", flush=True)
 
+
+def _glasses(provider, work, res, name, n_glass_relax, glass_iter, n_glasses, save):
+    import ase.io
     # (c) glasses: single points, then capped fixed-cell relaxations of the first ones
-    res["glasses"] = []
+    res.setdefault("glasses", [])
+    have = {g["name"] for g in res["glasses"]}
     for k, path in enumerate(_glass_paths()[:n_glasses]):
+        if path.stem in have:
+            continue
         g = ase.io.read(path)
         model = LammpsModel(provider, g, work / f"glass{k + 1:02d}")
         ga, ge, gf, t_call = model.single_point()
@@ -253,9 +287,6 @@ def run_provider(name: str, out: Path, caps, n_glasses: int | None = None) -> di
         res["glasses"].append(row)
         save()
         print(f"[{name}] {path.stem}: E {ge:.3f} eV, {t_call:.1f} s", flush=True)
-    res["load_end"] = os.getloadavg()[0]
-    save()
-    return res
 
 
 # ---------------------------------------------------------------- tables
@@ -355,14 +386,21 @@ def main(argv=None) -> int:
     ap.add_argument("--provider", default=None, help=argparse.SUPPRESS)  # worker mode
     ap.add_argument("--parallel", type=int, default=1, help="provider subprocesses at once")
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny caps, 2 glasses")
+    ap.add_argument("--caps", default=None, metavar="R,N,G,I",
+                    help="with --provider: crystal relax iterations, NVT steps, glasses relaxed, "
+                         "glass relax iterations (default: CAPS in this file)")
+    ap.add_argument("--resume", action="store_true",
+                    help="with --provider: keep the stages OUT/NAME.json already holds")
     ap.add_argument("--assemble-only", action="store_true", help="only rebuild the tables from OUT/*.json")
     ap.add_argument("--docs", default=None, help="markdown file whose fidelity block is replaced")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.provider:
-        run_provider(args.provider, out, QUICK_CAPS if args.quick else CAPS[args.provider],
-                     n_glasses=2 if args.quick else None)
+        caps = QUICK_CAPS if args.quick else CAPS[args.provider]
+        if args.caps:
+            caps = tuple(int(v) for v in args.caps.split(","))
+        run_provider(args.provider, out, caps, n_glasses=2 if args.quick else None, resume=args.resume)
         return 0
     if not args.assemble_only:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}

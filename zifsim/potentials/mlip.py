@@ -102,8 +102,8 @@ class MLIPProvider(ForceProvider):
     threads : torch intra-op threads (keep it at or below the free cores).
     cutoff : ``pair_style zero`` cutoff, Å (LAMMPS ghost range, not the model's).
     fix_id : ID of the ``fix external``.
-    dispersion : ``"d3bj"`` (PBE-D3(BJ) added, needs ``dftd3``) or ``"none"``; ``None``:
-        the model's default (d3bj for chgnet/sevennet, none for nequip).
+    dispersion : ``"d3bj"`` (PBE-D3(BJ) added, needs ``dftd3``) or ``"none"`` (or ``None``);
+        ``"default"``: d3bj for chgnet/sevennet, none for nequip.
     file : nequip only: deployed ``.pth`` (registry name, file name in
         ``$ZIFSIM_FORCEFIELD_DIR`` or path; default the ZIF-4 model).
     skin : nequip only: neighbour-list skin (Å) kept between calls.
@@ -115,7 +115,7 @@ class MLIPProvider(ForceProvider):
 
     def __init__(self, model: str = "chgnet", version: str | None = None, device: str = "cpu",
                  threads: int = 1, cutoff: float = 6.0, fix_id: str = "zifsim_mlip",
-                 dispersion: str | None = None, file: str | None = None, skin: float = 1.0,
+                 dispersion: str | None = "default", file: str | None = None, skin: float = 1.0,
                  executor: str = "legacy"):
         if model not in MODELS:
             raise ConfigError(f"unknown MLIP model {model!r}", where="provider.model",
@@ -135,7 +135,7 @@ class MLIPProvider(ForceProvider):
         if model != "nequip" and file is not None:
             raise ConfigError(f"provider key 'file' is for model nequip, not {model}",
                               where="provider.file", fix="remove it, or set model: nequip")
-        if dispersion is None:
+        if dispersion == "default":
             dispersion = "none" if model == "nequip" else "d3bj"
         dispersion = str(dispersion or "none").lower()
         if dispersion not in DISPERSION:
