@@ -110,5 +110,7 @@ def test_cli_fetch_and_list(znn_ffield, tmp_path, capsys):
                      "--dir", str(dest)]) == 0
     assert cli_main(["forcefield", "list", "--dir", str(dest)]) == 0
     out = capsys.readouterr().out
-    assert "sha256 verified" in out and "verified" in out.splitlines()[-2]
+    listed = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(" ")}
+    assert "sha256 verified" in out and "verified" in listed["ZnN_2016"]
+    assert "NequIP_ZIF4" in listed  # the registry also knows the deployed NequIP model
     assert cli_main(["forcefield", "fetch", "NoSuch"]) == 1
