@@ -69,3 +69,14 @@ def test_bad_experiments_refused_before_writing(zif4_analysis, tmp_path):
     with pytest.raises(InputError, match="unknown key"):
         write_report([adir], tmp_path / "x", experiments={"ZIF-4": {"xray_G": str(meas)}})
     assert not (tmp_path / "x").exists()
+
+
+def test_missing_measured_file_is_noted_not_fatal_and_reference_paths_resolve(zif4_analysis, tmp_path, reference_dir):
+    from zifsim.compare.report import write_report
+    from zifsim.compare.xray_fit import resolve_data_path
+    _, adir, _ = zif4_analysis
+    write_report([adir], tmp_path / "r", experiments={"ZIF-4": {"xray_D": "no/such/file.dofr"}})
+    assert "not found" in (tmp_path / "r" / "report.md").read_text()
+    rel = "xray/ZIF-4-glass-Gaillac2017/ZIF4glassa_31.dofr"
+    if (reference_dir / rel).is_file():
+        assert resolve_data_path(rel) == reference_dir / rel

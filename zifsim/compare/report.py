@@ -339,12 +339,13 @@ def write_report(adirs, out, experiments=None) -> dict:
     ``experiments``: measured X-ray files per material (:func:`zifsim.compare.xray_fit.load_experiments`);
     each material with some gets an overlay ``xray_<material>.png`` and the Rw of every run.
     """
-    from zifsim.compare.xray_fit import load_experiments, xray_report
+    from zifsim.compare.xray_fit import load_experiments, read_experiment_files, xray_report
     out = Path(out)
-    experiments = load_experiments(experiments)  # checked (and files read) before anything is written
+    experiments = load_experiments(experiments)
+    xray_files = read_experiment_files(experiments)  # malformed files refused before anything is written
     summaries = load_summaries(adirs)
     out.mkdir(parents=True, exist_ok=True)
-    xray = xray_report(summaries, experiments, out) if experiments else {}
+    xray = xray_report(summaries, experiments, out, xray_files) if experiments else {}
     registry = _registry()
     table = comparison_table(summaries, registry)
     with atomic_open(out / "comparison.csv") as fh:

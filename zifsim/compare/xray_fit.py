@@ -21,7 +21,8 @@ from zifsim.errors import InputError
 from zifsim.fileio import atomic_open, write_json
 
 __all__ = ["fit_scale", "q_range_for", "model_curve", "XrayFit", "compare_xray", "write_fit", "xray_report",
-           "load_experiments", "plot_overlay", "load_frames", "model_from_analysis"]
+           "load_experiments", "read_experiment_files", "resolve_data_path", "plot_overlay", "load_frames",
+           "model_from_analysis"]
 
 
 def fit_scale(y_exp: np.ndarray, y_sim: np.ndarray, offset: bool = False) -> dict:
@@ -309,6 +310,38 @@ def load_experiments(spec) -> dict:
     return data
 
 
+def resolve_data_path(path) -> Path | None:
+    """A measured file: as given, else (relative paths) inside the reference folder
+    (``$ZIFSIM_REFERENCE_DIR``, default ../shared/reference); None when neither exists."""
+    p = Path(str(path)).expanduser()
+    if p.is_file():
+        return p
+    if not p.is_absolute():
+        from zifsim import settings
+        q = settings.reference_dir() / p
+        if q.is_file():
+            return q
+    return None
+
+
+def read_experiment_files(experiments: dict) -> dict:
+    """{material: [(key, MeasuredCurve | None, note)]}: malformed files raise InputError (before any
+    output); a file that is not there is kept as None with a note (the report says it was not scored)."""
+    out = {}
+    for mat, entry in experiments.items():
+        rows = []
+        for key, kind in XRAY_KEYS.items():
+            if key not in entry:
+                continue
+            path = resolve_data_path(entry[key])
+            if path is None:
+                rows.append((key, None, f"measured file {entry[key]} not found (here or in the reference folder)"))
+                continue
+            rows.append((key, read_measured(path, kind=kind), ""))
+        out[mat] = rows
+    return out
+
+
 def _run_state(summary: dict) -> str:
     """'glass' (the run quenched: last stage after a cooling stage), 'liquid' or 'crystal' (no quench)."""
     dirs = summary.get("stage_directions") or {}
@@ -317,22 +350,28 @@ def _run_state(summary: dict) -> str:
     return "crystal" if summary.get("kind") != "run" or not dirs else "heated"
 
 
-def xray_report(summaries: list[dict], experiments: dict, out) -> dict:
+def xray_report(summaries: list[dict], experiments: dict, out, files: dict | None = None) -> dict:
     """For every material with measured files: Rw of every run (last stage) and one overlay PNG per material.
 
+    ``files``: :func:`read_experiment_files` of ``experiments`` (read here when None).
     Returns {material: {"rows": [...], "png": name}}; rows hold run, file, kind, state, Rw, scale.
     """
     out = Path(out)
+    files = read_experiment_files(experiments) if files is None else files
     res = {}
     for mat, entry in experiments.items():
         runs = [s for s in summaries if s["material"] == mat]
         if not runs:
             continue
-        measured = [(key, read_measured(entry[key], kind=kind)) for key, kind in XRAY_KEYS.items() if key in entry]
+        rows, fits = [], []
+        for key, m, note in files.get(mat, []):
+            if m is None:
+                rows.append({"run": "–", "file": str(entry[key]), "error": note})
+        measured = [(key, m) for key, m, _ in files.get(mat, []) if m is not None]
         if not measured:
+            res[mat] = {"rows": rows, "png": None}
             continue
         state = str(entry.get("state", "glass"))
-        rows, fits = [], []
         for s in runs:
             try:
                 model = model_from_analysis(s["adir"], s)
