@@ -8,6 +8,7 @@ message that names the file and the fix, and no output folder is left.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -298,3 +299,32 @@ def test_validate_reads_any_data_file(files, tmp_path, capsys):
         for field in ("cn_counts", "mn_cutoff_A", "formula", "MN_distance_A"):
             assert reports[key][field] == reports["extxyz"][field], (key, field)
         assert reports[key]["density_gcm3"] == pytest.approx(reports["extxyz"]["density_gcm3"], abs=1e-5)
+
+
+@pytest.mark.slow  # one snakemake subprocess (3 analyses + report), ~1 min on 2 busy cores
+def test_analysis_only_workflow_reads_anyones_files(files, ref_summary, tmp_path):
+    """The analysis-only workflow on a types-only dump, a full-style data file and x.data.4000000
+    (imported_runs keys types / format; analysis.pores off): CN and density of the extxyz."""
+    import subprocess
+    import sys
+
+    import yaml
+    runs = {"dump": {"path": str(files["dump_types"]), "types": "C,H,N,Zn"},
+            "full": {"path": str(files["data_full"])},
+            "suffix": {"path": str(files["data_suffix"]), "format": "lammps-data"}}
+    cfg = {"mode": "analysis_only", "results": "res",
+           "imported_runs": [{"name": n, "material": "ZIF-4", **r} for n, r in runs.items()],
+           "analysis": {"r_max_A": 6.0, "pores": False}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
+                           "--cores", "2", "--configfile", str(tmp_path / "config.yaml")],
+                          capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    for name in runs:
+        s = json.loads((tmp_path / "res" / "analysis" / "imported" / name / "summary.json").read_text())
+        assert s["mean_CN_last_stage"] == ref_summary["mean_CN_last_stage"] < 4.0, name
+        assert s["density_gcm3_last"] == pytest.approx(ref_summary["density_gcm3_last"], rel=1e-7), name
+        assert s["cutoffs_A"] == {"Zn": 2.49} and s["pores"] is None, name
+        assert json.loads((tmp_path / "res" / "analysis" / "imported" / name / "pores.json").read_text())["skipped"]
+    assert (tmp_path / "res" / "report" / "comparison.csv").stat().st_size > 0

@@ -22,7 +22,7 @@ from ase import Atoms
 from zifsim import __version__
 from zifsim.errors import ConfigError, SimulationError, StructureError
 from zifsim.fileio import atomic_open, check_input_file, check_output_dir, lammps_path, write_json
-from zifsim.structures.io import default_type_order, lammps_data_text
+from zifsim.structures.io import default_type_order, lammps_data_text, read_structure
 from zifsim.potentials.base import ForceProvider, get_provider
 from zifsim.protocols.loader import Protocol, load_protocol, stage_fingerprint
 from zifsim.engine import interrupt
@@ -40,16 +40,7 @@ def read_cell(path: str | os.PathLike) -> Atoms:
     path = Path(path)
     check_input_file(path, "cell file",
                      fix="give an existing .extxyz, .cif or .data file (zifsim build writes them)")
-    try:
-        from zifsim.structures import read_structure  # engineer A's reader (CIF cleaning, data masses)
-    except ImportError:
-        read_structure = None
-    if read_structure is not None:
-        atoms = read_structure(path)
-    else:
-        import ase.io
-        atoms = (ase.io.read(path, format="lammps-data", atom_style="charge") if path.suffix == ".data"
-                 else ase.io.read(path))
+    atoms = read_structure(path)
     check_overlaps(atoms, str(path))
     return atoms
 
