@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def _cutoffs(text: str) -> dict | str:
@@ -34,6 +35,8 @@ def source_options(entry: dict) -> list[str]:
             continue
         if key == "types" and not isinstance(value, str):
             value = ",".join(str(v) for v in value)
+        if key == "topology":
+            value = os.path.expanduser(str(value))
         opts += [flag, str(value)]
     return opts
 

@@ -378,6 +378,11 @@ def read_lammps_data(path: str | os.PathLike, types=None, atom_style: str | None
                              f"{type(exc).__name__}: {exc}", source=src,
                              fix="check the Atoms section columns, or give the right --atom-style") from None
     file_types = np.asarray(raw.arrays.get("type", raw.numbers), int)
+    if (file_types == 0).any():
+        raise StructureError("the Atoms section names its types by label (Atom Type Labels), which is not "
+                             "read here", source=src, where=start + 1,
+                             fix="write the file with numeric types (LAMMPS write_data nolabelmap), then "
+                                 "give --types or Masses comments")
     missing = sorted(set(file_types.tolist()) - set(elements))
     if missing:
         raise StructureError(("" if by_mass else "no Masses section: ")
