@@ -158,7 +158,7 @@ def test_bridge_equals_the_raw_model_on_zif4(tmp_path, nequip):
     from ase import Atoms
     from ase.units import GPa
 
-    from zifsim.potentials.ase_bridge import lammps_cell, open_bridged_lammps
+    from zifsim.potentials.ase_bridge import box_cell, open_bridged_lammps
     atoms = _zif4()
     atoms.rattle(0.02, seed=4)
     elements = ["C", "H", "N", "Zn"]
@@ -169,7 +169,7 @@ def test_bridge_equals_the_raw_model_on_zif4(tmp_path, nequip):
     x = np.asarray(lmp.numpy.extract_atom("x"))[:n][order]
     f = np.asarray(lmp.numpy.extract_atom("f"))[:n][order]
     typ = np.asarray(lmp.numpy.extract_atom("type"))[:n][order]
-    cell, origin = lammps_cell(lmp.extract_box())
+    cell, origin = box_cell(lmp.extract_box())
     ref = Atoms([elements[t - 1] for t in typ], positions=x - origin, cell=cell, pbc=True)
 
     model = nequip.model_calculator.model   # the deployed TorchScript module itself
