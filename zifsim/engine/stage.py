@@ -652,9 +652,10 @@ class StageRunner:
     # ---------------------------------------------------------------- progress
     def _install_progress(self, lmp, record: list[str]) -> None:
         """A ``fix external`` callback (adds zero force) that prints a progress line every ~progress_interval_s."""
-        # every 10 steps: the callback is also where a Ctrl-C is seen (Python signal handlers run only
-        # while Python code runs), so its interval bounds how long a stop takes; costs ~us per call
-        every = HALT_EVERY_STEPS
+        # every step: the callback is also where a Ctrl-C is seen (Python signal handlers run only
+        # while Python code runs), so its interval bounds how long a stop takes (a ReaxFF step of a
+        # few hundred atoms is 0.05-0.2 s); a call costs ~20 us
+        every = 1
         # zero force, and no energy/virial tally: an unset fix-external virial leaks into the pressure
         self._issue(lmp, [f"fix zs_progress all external pf/callback {every} {every}",
                           "fix_modify zs_progress energy no virial no"], record)
