@@ -346,8 +346,9 @@ class ReaxFFProvider(ForceProvider):
 
 
 # --------------------------------------------------------------------- fetch
-#: largest download accepted (bytes): ReaxFF parameter files are 20-100 kB
-MAX_FETCH_BYTES = 10 * 1024 * 1024
+#: largest download accepted (bytes) unless the registry entry gives ``max_bytes``: ReaxFF
+#: parameter files are 20-100 kB, deployed NequIP models a few MB
+MAX_FETCH_BYTES = 64 * 1024 * 1024
 
 
 def _part_name(file: str, pid: int) -> str:
@@ -381,7 +382,7 @@ def _raise_on_signal(signum, _frame):
 
 
 def fetch_forcefield(name: str, url: str | None = None, dest_dir: str | os.PathLike | None = None,
-                     timeout_s: float = 60.0, max_bytes: int = MAX_FETCH_BYTES) -> Path:
+                     timeout_s: float = 60.0, max_bytes: int | None = None) -> Path:
     """Download a registered parameter file and verify its sha256.
 
     Parameters
@@ -389,7 +390,8 @@ def fetch_forcefield(name: str, url: str | None = None, dest_dir: str | os.PathL
     name : registry name (``ZnN_2016``) or file name (``ffield_ZnN_2016``).
     url : download address (default: the registry's public source); ``file://`` works.
     dest_dir : target folder (default :func:`zifsim.settings.forcefield_dir`).
-    max_bytes : the download stops (and is refused) beyond this size.
+    max_bytes : the download stops (and is refused) beyond this size (default: the entry's
+        ``max_bytes`` or :data:`MAX_FETCH_BYTES`).
 
     The download goes to ``DEST/.FILE.PID.part``, which is removed on any exit (error,
     Ctrl-C, SIGTERM, SIGHUP); parts left by a killed (SIGKILL) fetch are removed by the next
@@ -411,6 +413,7 @@ def fetch_forcefield(name: str, url: str | None = None, dest_dir: str | os.PathL
         log.info("%s already present and verified: %s", entry["name"], dest)
         return dest
     url = url or entry["url"]
+    max_bytes = int(max_bytes or entry.get("max_bytes") or MAX_FETCH_BYTES)
     log.info("downloading %s from %s", entry["name"], url)
     dest_dir.mkdir(parents=True, exist_ok=True)
     tmp = dest_dir / _part_name(entry["file"], os.getpid())
@@ -425,7 +428,7 @@ def fetch_forcefield(name: str, url: str | None = None, dest_dir: str | os.PathL
                     if size > max_bytes:
                         raise ForceFieldError(
                             f"download of {entry['name']} from {url} is larger than {max_bytes} bytes "
-                            f"(a ReaxFF parameter file is 20-100 kB): stopped, nothing was written", source=url,
+                            f"(more than the registered file can be): stopped, nothing was written", source=url,
                             fix="check that the address points at the parameter file itself")
                     out.write(block)
                 out.flush()
