@@ -232,3 +232,17 @@ def test_every_stage_type_and_npt_move_the_box(tmp_path, nequip):
     assert max(shear) - min(shear) > 0.01
     hydro = column("hydro", "volume_A3")
     assert (max(hydro) - min(hydro)) / min(hydro) > 0.005
+
+
+def test_registry_recommended_provider_is_checked(tmp_path):
+    """configs/materials.yaml: `recommended_provider` names the most faithful model (docs/fidelity.md),
+    `provider` stays the CPU-feasible one the main job runs; an unknown kind is a ConfigError."""
+    from zifsim.registry import load_materials
+    mats = load_materials()
+    assert mats["ZIF-4"].recommended_provider == {"kind": "mlip", "model": "nequip"}
+    assert mats["ZIF-4"].provider == "reaxff"
+    bad = tmp_path / "materials.yaml"
+    bad.write_text("references: {}\nmaterials:\n  X:\n    formula: Zn(im)2\n    metal: Zn\n"
+                   "    linkers: {im: 2.0}\n    recommended_provider: gromacs\n")
+    with pytest.raises(ConfigError, match="recommended_provider"):
+        load_materials(bad)

@@ -25,7 +25,7 @@ MATERIALS_FILE = CONFIG_DIR / "materials.yaml"
 
 TOP_KEYS = {"references", "materials", "facts"}
 MATERIAL_KEYS = {"formula", "topology", "metal", "linkers", "source", "provider", "experiment",
-                 "qualitative", "aliases", "description"}
+                 "qualitative", "aliases", "description", "recommended_provider"}
 SOURCE_KINDS = {"core_mof", "cif", "parent", "net"}
 SOURCE_KEYS = {"core_mof": {"core_mof"}, "cif": {"cif", "disorder"},
                "parent": {"parent", "supercell", "substitute"}, "net": {"net", "metal", "linker", "relax", "offset", "primitive"}}
@@ -70,6 +70,8 @@ class Material:
     topology: str | None = None
     source: dict | None = None
     provider: Any = "reaxff"
+    #: the most faithful provider where cost is no object (GPU, production); docs/fidelity.md
+    recommended_provider: Any = None
     experiment: dict[str, Fact] = field(default_factory=dict)
     qualitative: list[dict] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
@@ -225,6 +227,13 @@ def _material(name: str, entry: Any, refs: dict, src: str, lines: _Lines) -> Mat
     if kind not in PROVIDERS:
         raise ConfigError(f"unknown provider {provider!r} for {name}", source=src,
                           where=lines.where(f"{base}.provider"), fix="use reaxff or mlip")
+    recommended = entry.get("recommended_provider")
+    if recommended is not None:
+        rkind = recommended.get("kind") if isinstance(recommended, dict) else recommended
+        if rkind not in PROVIDERS:
+            raise ConfigError(f"unknown recommended_provider {recommended!r} for {name}", source=src,
+                              where=lines.where(f"{base}.recommended_provider"),
+                              fix="use reaxff, mlip or {kind: mlip, model: nequip}")
     experiment = {}
     for key, fact in (entry.get("experiment") or {}).items():
         experiment[key] = _fact(name, key, fact, refs, src, lines)
@@ -238,7 +247,8 @@ def _material(name: str, entry: Any, refs: dict, src: str, lines: _Lines) -> Mat
                               where=lines.where(f"{base}.qualitative"), fix=_suggest(q["ref"], refs))
     return Material(name=name, formula=str(entry["formula"]), metal=str(entry["metal"]),
                     linkers={k: float(v) for k, v in linkers.items()}, topology=entry.get("topology"),
-                    source=source, provider=provider, experiment=experiment, qualitative=qualitative,
+                    source=source, provider=provider, recommended_provider=recommended,
+                    experiment=experiment, qualitative=qualitative,
                     aliases=list(entry.get("aliases") or []), description=entry.get("description", ""))
 
 
