@@ -242,7 +242,7 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
             window: int | None = None, r_max: float = 10.0, dr: float = 0.02, q_max: float = 22.0,
             pores: bool = True, probe: str = "He", progress: bool = True, fmt: str | None = None,
             types=None, topology=None, atom_style: str | None = None,
-            allow_incomplete: bool = False) -> dict:
+            allow_incomplete: bool = False, pore_options: dict | None = None) -> dict:
     """Analyse a run directory, a trajectory or a structure file and write everything into ``out``.
 
     ``fmt`` / ``types`` / ``topology`` / ``atom_style`` say how to read ``path``
@@ -472,7 +472,7 @@ def _analyse(path, out, source, every: int = 1, material: str | None = None, cut
         try:
             from zifsim.analysis.pores import pore_summary
             pores_result = pore_summary({"first": first_frame, "last": last_frame}, probe=probe, out=out,
-                                        title=title)
+                                        title=title, progress=None if progress else False, **(pore_options or {}))
         except InputError as exc:
             log.warning("pores skipped: %s", exc)
             pores_result = {"error": str(exc)}

@@ -183,32 +183,57 @@ class SurfaceDistance:
     """s(x) = min_j |x - x_j| - R_j (Å) in a periodic cell, exactly.
 
     One k-d tree per distinct radius (nearest centre of equal spheres = nearest
-    surface), on the 27 periodic images; a query is k = 1 per radius.
+    surface). The trees hold the atoms plus their periodic images within ``skin`` Å
+    of the cell (all 26 neighbour images for small cells); a query is k = 1 per radius,
+    and points whose nearest atom could lie beyond the skin are redone on all 27 images.
     """
 
-    def __init__(self, cell: np.ndarray, frac: np.ndarray, rad: np.ndarray):
+    def __init__(self, cell: np.ndarray, frac: np.ndarray, rad: np.ndarray, skin: float = 8.0):
         from scipy.spatial import cKDTree
         self.cell = np.asarray(cell, float)
         shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], float)
-        self.groups = []
+        widths = abs(np.linalg.det(self.cell)) / np.linalg.norm(np.cross(self.cell[[1, 2, 0]], self.cell[[2, 0, 1]]),
+                                                                 axis=1)
+        fskin = skin / widths                      # skin in fractional units per axis
+        self.skin = float(skin) if np.all(fskin < 1) else np.inf
+        self.groups, self.full = [], []
         for R in np.unique(rad):
             f = frac[rad == R]
-            images = ((f[None, :, :] + shifts[:, None, :]).reshape(-1, 3)) @ self.cell
-            self.groups.append((float(R), cKDTree(images)))
+            img = (f[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+            self.full.append((float(R), img @ self.cell))
+            if np.isfinite(self.skin):
+                near = np.all((img > -fskin) & (img < 1 + fskin), axis=1)
+                img = img[near]
+            self.groups.append((float(R), cKDTree(img @ self.cell)))
+        self._full_trees = None
         self.r_max = float(rad.max())
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         out = np.full(len(points), np.inf)
         for R, tree in self.groups:
-            d, _ = tree.query(points, k=1)
+            d, _ = tree.query(points, k=1, distance_upper_bound=self.skin if np.isfinite(self.skin) else np.inf)
             np.minimum(out, d - R, out=out)
+        if np.isfinite(self.skin):
+            # exact only where the nearest surface is closer than the skin (minus the largest radius)
+            redo = ~(out < self.skin - self.r_max - 1e-9)
+            if redo.any():
+                from scipy.spatial import cKDTree
+                if self._full_trees is None:
+                    self._full_trees = [(R, cKDTree(x)) for R, x in self.full]
+                sub = np.full(int(redo.sum()), np.inf)
+                for R, tree in self._full_trees:
+                    d, _ = tree.query(points[redo], k=1)
+                    np.minimum(sub, d - R, out=sub)
+                out[redo] = sub
         return out
 
 
-def _percolation(mask: np.ndarray):
+def _percolation(mask: np.ndarray, bridges=None):
     """Periodic 6-connected components of a boolean grid and which of them percolate.
 
-    Returns ``(labels, percolates)``: ``labels`` (same shape, 0 = outside),
+    ``bridges``: optional (i, j, shift) arrays of extra links between flat voxel
+    indices i -> j whose neighbour copy sits ``shift`` cells away (used at channel
+    bottlenecks the grid points miss). Returns ``(labels, percolates)``: ``labels`` (same shape, 0 = outside),
     ``percolates`` a boolean array indexed by label (True where the component wraps
     around the periodic cell, i.e. forms a channel). Components cut by the cell faces
     are joined by a union-find that carries image offsets; a component percolates
@@ -236,25 +261,33 @@ def _percolation(mask: np.ndarray):
         r = find(x)
         return r, (offset[x] if x != r else np.zeros(3, int))
 
+    links = []
     for axis in range(3):
         a = np.take(labels, -1, axis=axis)
         b = np.take(labels, 0, axis=axis)
         m = (a > 0) & (b > 0)
         if not m.any():
             continue
-        pairs = np.unique(np.stack([a[m], b[m]], axis=1), axis=0)
         t = np.zeros(3, int)
         t[axis] = 1
-        for x, y in pairs:
-            rx, px = pot(x)
-            ry, py = pot(y)
-            if rx == ry:
-                if not np.array_equal(px + t, py):
-                    perc[rx] = True
-            else:
-                parent[ry] = rx
-                offset[ry] = px + t - py
-                perc[rx] |= perc[ry]
+        pairs = np.unique(np.stack([a[m], b[m]], axis=1), axis=0)
+        links += [(x, y, t) for x, y in pairs]
+    if bridges is not None and len(bridges[0]):
+        flat = labels.ravel()
+        la, lb = flat[bridges[0]], flat[bridges[1]]
+        ok = (la > 0) & (lb > 0)
+        rows = np.unique(np.column_stack([la[ok], lb[ok], bridges[2][ok]]), axis=0)
+        links += [(r[0], r[1], r[2:5]) for r in rows]
+    for x, y, t in links:
+        rx, px = pot(x)
+        ry, py = pot(y)
+        if rx == ry:
+            if not np.array_equal(px + t, py):
+                perc[rx] = True
+        else:
+            parent[ry] = rx
+            offset[ry] = px + t - py
+            perc[rx] |= perc[ry]
     roots = np.array([find(i) for i in range(n + 1)])
     return labels, perc[roots] & (np.arange(n + 1) > 0)
 
@@ -313,9 +346,12 @@ class GridPores:
     """
 
     def __init__(self, spacing: float = 0.2, radii="zeo++", asa_points: int = 200, psd_spacing: float | None = None,
-                 progress: bool | None = None, chunk: int = 400_000):
+                 progress: bool | None = None, chunk: int = 400_000, exact_windows: bool = True,
+                 max_triples: float = 1.5e6):
         self.spacing, self.radii = float(spacing), radii
-        self.asa_points, self.chunk = int(asa_points), int(chunk)
+        self.exact_windows, self.max_triples = exact_windows, float(max_triples)
+        self._asa_points = self.asa_points = int(asa_points)
+        self.chunk = int(chunk)
         self.psd_spacing = psd_spacing
         self.progress = progress
 
@@ -353,6 +389,8 @@ class GridPores:
         rad = _radii(frame.elements, self.radii)
         self._cell = np.asarray(frame.cell, float)
         self._sd = SurfaceDistance(self._cell, frame.fractional(), rad)
+        self._atom_xyz, self._atom_rad = frame.fractional() @ self._cell, rad
+        self.asa_points = self._asa_points if n_atoms <= 2000 else min(self._asa_points, 50)
         lengths = np.linalg.norm(self._cell, axis=1)
         psd_h = self.psd_spacing or max(self.spacing, 0.4 if n_atoms > 2000 else self.spacing)
         self._psd_stride = max(1, int(round(psd_h / self.spacing)))
@@ -403,86 +441,174 @@ class GridPores:
         top = float(s.max())
         return 2.0 * max(self._refine_max(self._point(i)) for i in cands if s.ravel()[i] > top - self.spacing)
 
-    def _saddle(self, centre: np.ndarray, t_lo: float) -> tuple[float, np.ndarray]:
-        """Bottleneck value of the channel through ``centre`` on a local grid 8x finer (Å).
+    def _window_saddles(self, t_min: float, t_max: float):
+        """Every channel bottleneck ("window") of the hard-sphere model with t_min <= value <= t_max.
 
-        In a cube of +-2.5 grid spacings, {s >= t} touches the cube faces in one piece
-        below the saddle value and in two or more above it; bisection on t.
+        A bottleneck is an index-2 critical point of s: the point p in the plane of three
+        atoms, inside their triangle, equidistant (t) from the three surfaces (2D
+        Apollonius circle), with no other atom closer. All triples of atoms closer than
+        R_i + R_j + 2 t_max pairwise are solved at once (Newton). Returns (p (M, 3), t (M,),
+        unit normals n (M, 3)).
         """
-        from scipy import ndimage
-        h = self.spacing
-        m = 41
-        u = np.linspace(-2.5 * h, 2.5 * h, m)
-        g = np.stack(np.meshgrid(u, u, u, indexing="ij"), axis=-1).reshape(-1, 3)
-        # local axes along the cell vectors so the cube covers the coarse voxels
-        axes = self._cell / np.linalg.norm(self._cell, axis=1)[:, None]
-        pts = centre + g @ axes
-        sl = self._s(pts).reshape(m, m, m)
-        border = np.zeros((m, m, m), bool)
-        border[[0, -1], :, :] = border[:, [0, -1], :] = border[:, :, [0, -1]] = True
+        from scipy.spatial import cKDTree
+        xyz, rad, cell = self._atom_xyz, self._atom_rad, self._cell
+        n_at = len(xyz)
+        shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
+        img = (xyz[None] + (shifts @ cell)[:, None]).reshape(-1, 3)
+        img_rad = np.tile(rad, 27)
+        tree = cKDTree(img)
+        cut = 2 * rad.max() + 2 * t_max
+        counts = tree.query_ball_point(xyz, cut, return_length=True)
+        if float(np.sum(counts * (counts - 1) / 2.0)) > self.max_triples:
+            return None  # too many candidate windows (large pores or a large cell): grid value only
+        tri = []
+        for i in range(n_at):
+            nb = np.array(tree.query_ball_point(xyz[i], cut))
+            nb = nb[np.linalg.norm(img[nb] - xyz[i], axis=1) > 1e-6]
+            nb = nb[np.linalg.norm(img[nb] - xyz[i], axis=1) <= rad[i] + img_rad[nb] + 2 * t_max]
+            if len(nb) < 2:
+                continue
+            # each triangle from its lowest-index atom (a few are found twice: harmless)
+            nb = nb[(nb % n_at) >= i]
+            if len(nb) < 2:
+                continue
+            jj, kk = np.triu_indices(len(nb), 1)
+            j, k = nb[jj], nb[kk]
+            djk = np.linalg.norm(img[j] - img[k], axis=1)
+            keep = djk <= img_rad[j] + img_rad[k] + 2 * t_max
+            tri.append(np.column_stack([np.full(keep.sum(), i), j[keep], k[keep]]))
+        if not tri:
+            return np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3))
+        tri = np.concatenate(tri)
+        c0, c1, c2 = xyz[tri[:, 0]], img[tri[:, 1]], img[tri[:, 2]]
+        R = np.column_stack([rad[tri[:, 0]], img_rad[tri[:, 1]], img_rad[tri[:, 2]]])
+        e1 = c1 - c0
+        e1 /= np.linalg.norm(e1, axis=1)[:, None]
+        w = c2 - c0
+        e2 = w - np.sum(w * e1, axis=1)[:, None] * e1
+        ne2 = np.linalg.norm(e2, axis=1)
+        good = ne2 > 1e-6
+        e2[good] /= ne2[good][:, None]
+        C = np.stack([c0, c1, c2], axis=1)                      # (M, 3, 3)
+        q = np.column_stack([np.zeros(len(tri)), np.zeros(len(tri)), np.full(len(tri), t_min)])
+        cen = C.mean(axis=1)
+        q[:, 0] = np.sum((cen - c0) * e1, axis=1)
+        q[:, 1] = np.sum((cen - c0) * e2, axis=1)
+        active = np.flatnonzero(good)
+        for _ in range(25):  # Newton on the still unconverged triples; 3x3 solves by Cramer's rule
+            if not len(active):
+                break
+            qa = q[active]
+            p = c0[active] + qa[:, :1] * e1[active] + qa[:, 1:2] * e2[active]
+            v = p[:, None, :] - C[active]
+            dist = np.maximum(np.linalg.norm(v, axis=2), 1e-12)
+            F = dist - R[active] - qa[:, 2:3]
+            a = np.einsum("mij,mj->mi", v, e1[active]) / dist
+            b = np.einsum("mij,mj->mi", v, e2[active]) / dist
+            # J = [a b -1]; det and the solution of J x = F
+            det = (a[:, 0] * (b[:, 1] - b[:, 2]) - a[:, 1] * (b[:, 0] - b[:, 2]) + a[:, 2] * (b[:, 0] - b[:, 1]))
+            ok = np.abs(det) > 1e-12
+            det = np.where(ok, det, 1.0)
+            x0 = (F[:, 0] * (b[:, 1] - b[:, 2]) - F[:, 1] * (b[:, 0] - b[:, 2]) + F[:, 2] * (b[:, 0] - b[:, 1])) / det
+            x1 = (a[:, 0] * (F[:, 1] - F[:, 2]) - a[:, 1] * (F[:, 0] - F[:, 2]) + a[:, 2] * (F[:, 0] - F[:, 1])) / det
+            x2 = -(a[:, 0] * (b[:, 1] * F[:, 2] - b[:, 2] * F[:, 1]) - a[:, 1] * (b[:, 0] * F[:, 2] - b[:, 2] * F[:, 0])
+                   + a[:, 2] * (b[:, 0] * F[:, 1] - b[:, 1] * F[:, 0])) / det
+            step = np.clip(np.column_stack([x0, x1, x2]), -1.0, 1.0)
+            step[~ok] = 0.0
+            q[active] = qa - step
+            done = (np.abs(F).max(axis=1) < 1e-10) | ~ok | (qa[:, 2] > t_max + 2.0) | (qa[:, 2] < -2.0)
+            active = active[~done]
+        p = c0 + q[:, :1] * e1 + q[:, 1:2] * e2
+        F = np.linalg.norm(p[:, None, :] - C, axis=2) - R - q[:, 2:3]
+        # barycentric coordinates of p in the triangle
+        T = np.stack([c1 - c0, c2 - c0], axis=2)                 # (M, 3, 2)
+        A = np.einsum("mki,mkj->mij", T, T)
+        bvec = np.einsum("mki,mk->mi", T, p - c0)
+        okA = np.abs(np.linalg.det(A)) > 1e-12
+        uv = np.zeros((len(tri), 2))
+        uv[okA] = np.linalg.solve(A[okA], bvec[okA][:, :, None])[:, :, 0]
+        inside = (uv[:, 0] > -1e-9) & (uv[:, 1] > -1e-9) & (uv.sum(axis=1) < 1 + 1e-9)
+        valid = good & okA & inside & (np.abs(F).max(axis=1) < 1e-6) & (q[:, 2] >= t_min) & (q[:, 2] <= t_max)
+        p, tv = p[valid], q[valid, 2]
+        if len(p):
+            empty = self._sd(p) >= tv - 1e-6
+            p, tv = p[empty], tv[empty]
+        nrm = np.cross(e1[valid], e2[valid])
+        if len(p):
+            nrm = nrm[empty]
+        return p, tv, nrm
 
-        def pieces(t):
-            lab, n = ndimage.label(sl >= t)
-            return len(np.unique(lab[border & (lab > 0)]))
-
-        lo, hi = t_lo - h, float(sl.max())
-        if pieces(lo) != 1:
-            return t_lo, centre
-        while hi - lo > 5e-4:
-            mid = 0.5 * (lo + hi)
-            if pieces(mid) <= 1:
-                lo = mid
-            else:
-                hi = mid
-        # the saddle point: the voxel that joins the pieces (highest s among voxels in [lo, hi+])
-        band = (sl >= lo) & (sl < lo + 2 * (u[1] - u[0]))
-        j = int(np.argmax(np.where(band, sl, -np.inf)))
-        return lo, pts[j]
+    def _upgrade_windows(self, s: np.ndarray, t_min: float, t_max: float):
+        """Grid values near the exact window saddles: each grid point within half a cell
+        diagonal of a window's axis (the normal through the saddle, +-3 Å) takes the exact s
+        of the nearest axis point when larger (a point of its cell has that value), so the
+        grid sees every window at its exact bottleneck. Returns the new grid, or None when
+        there are too many candidate windows (:attr:`max_triples`)."""
+        found = self._window_saddles(t_min, t_max)
+        if found is None:
+            return None
+        p, tv, nrm = found
+        up = s.copy()
+        if not len(p):
+            return up
+        n = np.array(self.grid_shape)
+        inv = np.linalg.inv(self._cell)
+        hv = self._cell / n[:, None]                       # grid steps (rows), Å
+        rho = 0.5 * np.linalg.norm(hv.sum(axis=0)) * 1.01  # half a cell diagonal
+        step = 0.5 * float(np.min(np.linalg.norm(hv, axis=1)))
+        u = np.arange(-3.0, 3.0 + step, step)
+        line = (p[:, None, :] + u[None, :, None] * nrm[:, None, :]).reshape(-1, 3)
+        val = self._s(line)
+        keep = val >= t_min - self.spacing
+        line, val = line[keep], val[keep]
+        stencil = np.array([[a, b, c] for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)])
+        f = line @ inv
+        base = np.round(f * n).astype(int)
+        flat = up.ravel()
+        for off in stencil:
+            idx = base + off
+            d = np.linalg.norm(line - (idx / n) @ self._cell, axis=1)
+            ok = d <= rho
+            fi = np.ravel_multi_index((idx[ok] % n).T, n)
+            np.maximum.at(flat, fi, val[ok])
+        return up
 
     def _free_sphere(self, s: np.ndarray):
-        """PLD (Df) and LFPD (Dif) in Å: percolation threshold of {s >= r}, refined at the bottleneck."""
+        """PLD (Df) and LFPD (Dif) in Å.
+
+        Bisection on the percolation of {s >= r}: grid points miss the saddle of each
+        window by up to half a spacing, so the grid values along the axes of the exact
+        window bottlenecks near the grid value (:meth:`_window_saddles`) are raised to
+        the exact ones (:meth:`_upgrade_windows`) and the bisection is repeated.
+        """
         if not _percolation(s > 0)[1].any():
             return 0.0, 0.0
-        s = s.copy()
-        lo, hi = 0.0, float(s.max())
-        refined = []   # (saddle point, value) of the windows already refined
-        best = None
-        for _ in range(30):
-            while hi - lo > 1e-3:
+
+        def bisect(lo, hi, grid=s):
+            best = None
+            while hi - lo > 5e-4:
                 mid = 0.5 * (lo + hi)
-                lab, perc = _percolation(s >= mid)
+                lab, perc = _percolation(grid >= mid)
                 if perc.any():
                     lo, best = mid, (lab, perc)
                 else:
                     hi = mid
-            if best is None:
-                best = _percolation(s >= lo)
-            lab, perc = best
-            crit = np.flatnonzero((perc[lab] & (s < hi)).ravel())   # voxels at the bottleneck level
-            if not len(crit):
-                break
-            x = self._point(int(crit[0]))
-            near = [v for (xs, v) in refined if np.linalg.norm(_min_image(x - xs, self._cell)) < 3 * self.spacing]
-            if near:
-                value, xs = max(near), None
-            else:
-                value, xs = self._saddle(x, lo)
-                refined.append((xs, value))
-            if value <= hi + 1e-4 and not near:
-                break       # the grid value was already the bottleneck
-            # raise the voxels of this window to its refined bottleneck value and redo the bisection
-            pts = self._grid_xyz()
-            ref_pt = xs if xs is not None else x
-            d = np.linalg.norm(_min_image(pts - ref_pt, self._cell), axis=1).reshape(s.shape)
-            bridge = d < 2.5 * self.spacing
-            s[bridge] = np.maximum(s[bridge], min(value, s[bridge].max() if bridge.any() else value))
-            s.ravel()[crit[0]] = max(s.ravel()[crit[0]], value)
-            hi = float(s.max())
-            best = None
+            return lo, best
+
+        lo, best = bisect(0.0, float(s.max()))
+        self.pld_grid_A = 2.0 * lo
+        self.pld_method = "grid (lower bound within ~spacing/2 in radius)"
+        up = self._upgrade_windows(s, max(0.0, lo - 0.05), lo + 3.0 * self.spacing) if self.exact_windows else None
+        if up is not None:
+            self.pld_method = "grid + exact window saddles"
+            lo2, best2 = bisect(lo, min(float(up.max()), lo + 3.0 * self.spacing + 0.01), up)
+            if best2 is not None:
+                lo, best = lo2, best2
         lab, perc = best if best is not None else _percolation(s >= lo)
-        masked = np.where(perc[lab], self.surface_distance, -np.inf)
+        masked = np.where(perc[lab], s, -np.inf)
         lfpd = 2.0 * self._refine_max(self._point(int(np.argmax(masked))))
-        return 2.0 * lo, min(lfpd, self.lcd_A)
+        pld = 2.0 * lo
+        return pld, min(max(lfpd, pld), self.lcd_A)
 
     def _grid_xyz(self) -> np.ndarray:
         if getattr(self, "_xyz", None) is None:
@@ -520,11 +646,9 @@ class GridPores:
         area = {"accessible": 0.0, "non_accessible": 0.0}
         n = np.array(self.grid_shape)
         inv = np.linalg.inv(self._cell)
-        # atoms of each radius group: the central image block (shift 0,0,0 is index 13)
-        for R, tree in self._sd.groups:
-            pts_all = tree.data
-            n_at = len(pts_all) // 27
-            atoms = pts_all[13 * n_at:14 * n_at]
+        for R in np.unique(self._atom_rad):
+            atoms = self._atom_xyz[self._atom_rad == R]
+            n_at = len(atoms)
             shell = R + rp
             for a in range(0, n_at, max(1, self.chunk // self.asa_points)):
                 block = atoms[a:a + max(1, self.chunk // self.asa_points)]
@@ -574,6 +698,7 @@ class GridPores:
         return {"method": "grid (exact hard-sphere distance, periodic percolation)", "spacing_A": self.spacing,
                 "grid_shape": list(self.grid_shape), "radii": self.radii if isinstance(self.radii, str) else "custom",
                 "LCD_A": self.lcd_A, "PLD_A": self.pld_A, "LFPD_A": self.lfpd_A, "Di_A": self.lcd_A,
+                "PLD_method": getattr(self, "pld_method", "grid"),
                 "density_gcm3": self.density_gcm3, "geometric_void_fraction": self.void_fraction,
                 "geometric_void_accessible_fraction": self.void_accessible_fraction,
                 "probes": self.probes_result,

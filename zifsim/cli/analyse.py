@@ -75,6 +75,13 @@ def register(subparsers) -> None:
     p.add_argument("--q-max", type=float, default=22.0, metavar="1/Å", help="Qmax of S(Q) and D(r) (default 22)")
     p.add_argument("--probe", default="He", help="pore probe: He, N2, CO2 or a radius in Å (default He)")
     p.add_argument("--no-pores", action="store_true", help="skip the pore analysis")
+    p.add_argument("--pore-probes", default=None, metavar="P,P,...",
+                   help="probes of pores.json besides --probe (names He, CO2, N2, N2-CoRE, X24 or radii in Å; "
+                        "default He,CO2,N2,X24)")
+    p.add_argument("--pore-radii", default="zeo++", choices=["zeo++", "ccdc", "uff"],
+                   help="atomic radii of the pore analysis (default zeo++ = the CCDC table Zeo++ uses)")
+    p.add_argument("--pore-spacing", type=float, default=0.3, metavar="Å",
+                   help="grid spacing of the pore analysis (default 0.3 Å)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--allow-incomplete", action="store_true",
                    help="analyse a run that failed, was interrupted or is still running (refused by "
@@ -89,7 +96,10 @@ def run(args: argparse.Namespace) -> int:
                       window=args.window, r_max=args.r_max, q_max=args.q_max, pores=not args.no_pores,
                       probe=args.probe, progress=not args.no_progress, fmt=args.fmt, types=args.types,
                       topology=args.topology, atom_style=args.atom_style,
-                      allow_incomplete=args.allow_incomplete)
+                      allow_incomplete=args.allow_incomplete,
+                      pore_options={"radii": args.pore_radii, "spacing": args.pore_spacing,
+                                    **({"probes": [x.strip() for x in args.pore_probes.split(",") if x.strip()]}
+                                       if args.pore_probes else {})})
     if summary.get("run_status") not in (None, "complete", "unknown"):
         import sys
         print(f"zifsim analyse: warning: the run is {summary['run_status']}"

@@ -92,7 +92,9 @@ def _pores(frame_label, probe, kind, require_glass=False):
         if v is None:
             return None
         r = (p.get("probe_radii_A") or {}).get(probe)
-        return 100 * v, None, f"grid {kind.replace('_', ' ')}, probe radius {r} Å, {frame_label} frame"
+        what = {"occupiable_fraction": "probe-occupiable volume (Ongari 2017), all pores",
+                "probe_centre_fraction": "probe-centre volume"}.get(kind, kind.replace("_", " "))
+        return 100 * v, None, f"{what}, probe radius {r} Å, Zeo++ radii, {frame_label} frame"
     return f
 
 
