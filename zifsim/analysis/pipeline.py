@@ -278,7 +278,7 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
     try:
         summary = _analyse(path, staging, source, every=every, material=material, cutoffs=cutoffs, window=window,
                            r_max=r_max, dr=dr, q_max=q_max, pores=pores, probe=probe, progress=progress,
-                           status=status)
+                           status=status, pore_options=pore_options)
         if status["run_status"] is not None:
             extra = {"run_status": status["run_status"], "run_error": status["run_error"],
                      "skipped_stages": status.get("skipped_stages", [])}
@@ -301,7 +301,8 @@ def analyse(path, out, every: int = 1, material: str | None = None, cutoffs: dic
 
 def _analyse(path, out, source, every: int = 1, material: str | None = None, cutoffs: dict | None = None,
              window: int | None = None, r_max: float = 10.0, dr: float = 0.02, q_max: float = 22.0,
-             pores: bool = True, probe: str = "He", progress: bool = True, status: dict | None = None) -> dict:
+             pores: bool = True, probe: str = "He", progress: bool = True, status: dict | None = None,
+             pore_options: dict | None = None) -> dict:
     """The analysis itself, writing into ``out`` (the staging folder of :func:`analyse`)."""
     from zifsim.analysis.plots import (plot_coordination, plot_lindemann, plot_rdf, plot_thermo,
                                        plot_xray)
