@@ -75,3 +75,150 @@ def nequip_zif4_file() -> Path:
         pytest.skip(f"deployed NequIP model {NEQUIP_ZIF4} not found in {settings.forcefield_dir()} "
                     "(set ZIFSIM_FORCEFIELD_DIR, or `zifsim forcefield fetch NequIP_ZIF4`)")
     return path
+
+
+# ------------------------------------------------------------------ shared helpers as fixtures
+# (no test module imports another: what several modules need lives here)
+import json  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def zif4_unit_cell():
+    """ZIF-4 unit cell (272 atoms, ase.Atoms) from the registry; copy it before changing it."""
+    from zifsim.structures import build_material
+    return build_material("ZIF-4").atoms
+
+
+@pytest.fixture(scope="session")
+def relaxed_zif4_data(znn_ffield, zif4_unit_cell, tmp_path_factory) -> Path:
+    """LAMMPS data file of the ZIF-4 cell minimised with ReaxFF (atoms, then box), once per session."""
+    from zifsim.engine import run_protocol
+    relax = {"name": "relax_for_tests", "stages": [
+        {"name": "relax", "type": "minimise", "box_relax": "iso", "max_iter": 60, "ftol_eV_per_A": 0.01}]}
+    out = tmp_path_factory.mktemp("relaxed-zif4")
+    run_protocol(zif4_unit_cell, relax, {"kind": "reaxff", "file": str(znn_ffield)}, out, seed=1)
+    return out / "00-relax" / "final.data"
+
+
+def _md_protocol(*stages: dict, **defaults) -> dict:
+    base = {"timestep_fs": 0.25, "tdamp_fs": 25, "pdamp_fs": 250, "thermo_every_fs": 2.5,
+            "dump_every_fs": 12.5, "checkpoint_every_ps": 0.0125}
+    base.update(defaults)
+    return {"name": "test", "defaults": base, "stages": list(stages)}
+
+
+@pytest.fixture(scope="session")
+def md_protocol():
+    """``md_protocol(*stages, **defaults)``: a protocol dict with test-sized output intervals
+    (0.25 fs steps)."""
+    return _md_protocol
+
+
+def _snakemake(*args, cwd: Path, env: dict | None = None, timeout: float = 600,
+               check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(cwd), *args]
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def snakemake():
+    """``snakemake(*args, cwd=..., env=None, timeout=600, check=True)``: run
+    ``python -m snakemake -s <repo>/Snakefile -d cwd *args``; return the process."""
+    return _snakemake
+
+
+def _job_counts(output: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    in_table = False
+    for line in output.splitlines():
+        if line.startswith("job ") and "count" in line:
+            in_table = True
+            continue
+        if in_table:
+            if set(line.strip()) <= {"-", " "}:
+                continue
+            m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
+            if not m:
+                break
+            if m.group(1) != "total":
+                counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+@pytest.fixture(scope="session")
+def job_counts():
+    """``job_counts(output)``: the 'Job stats' table of a Snakemake (dry) run as {rule: count}."""
+    return _job_counts
+
+
+#: expected jobs of each shipped workflow config: materials x protocols x replicas
+EXPECTED_JOBS = {
+    "config.yaml": {"build_cell": 2, "runspec": 4, "md": 4, "analyse_run": 4, "report": 1,
+                    "run_table": 1, "all": 1},
+    "test.yaml": {"build_cell": 1, "runspec": 1, "md": 1, "analyse_run": 1, "report": 1,
+                  "run_table": 1, "all": 1},
+    "production.yaml": {"build_cell": 1, "runspec": 3, "md": 3, "analyse_run": 3, "report": 1,
+                        "run_table": 1, "all": 1},
+    "analysis_only.yaml": {"analyse_imported": 1, "report": 1, "run_table": 1, "all": 1},
+}
+
+
+@pytest.fixture(scope="session")
+def expected_jobs() -> dict:
+    """{config file name: {rule: job count}} of the shipped workflow configs."""
+    return json.loads(json.dumps(EXPECTED_JOBS))
+
+
+def _write_ffield(path: Path, elements=("C", "H", "O", "N", "Zn")) -> Path:
+    lines = ["Reactive MD-force field: test stand-in", "2       ! Number of general parameters",
+             "50.0000 !p(boc1)", "9.5469 !p(boc2)",
+             f"{len(elements)}    ! Nr of atoms; cov.r; valency;a.m;Rvdw;Epsilon;gamma;cov.r2;#",
+             "            alfa;gammavdW;valency;Epsilon;Rvdw;cov.r2",
+             "            cov r3;Elp;Heat inc.;13BO1;13BO2;13BO3",
+             "            ov/un;val1;n.u.;val3,vval4"]
+    for el in elements:
+        lines += [f" {el}   1.0 2.0 3.0", "   0.0 0.0", "   0.0 0.0", "   0.0 0.0"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def write_ffield():
+    """``write_ffield(path, elements=(C, H, O, N, Zn))``: a minimal ReaxFF file whose atom
+    block names ``elements`` (layout only, no real numbers)."""
+    return _write_ffield
+
+
+@pytest.fixture()
+def ff_dir(tmp_path, monkeypatch) -> Path:
+    """An empty $ZIFSIM_FORCEFIELD_DIR; the MLIP counts as installed."""
+    from zifsim.potentials import choice
+    folder = tmp_path / "forcefields"
+    folder.mkdir()
+    monkeypatch.setenv("ZIFSIM_FORCEFIELD_DIR", str(folder))
+    monkeypatch.setattr(choice, "mlip_installed", lambda model="chgnet": True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mlip_relaxer():
+    """The MLIP (CHGNet 0.3.0 + D3, 1 torch thread) that relaxes net-built and substituted
+    cells; skips when the [mlip] extra is not installed."""
+    from zifsim.potentials.mlip import MLIPProvider, mlip_available
+    if not mlip_available("chgnet"):
+        pytest.skip('chgnet/torch not importable: pip install -e ".[mlip]"')
+    pytest.importorskip("dftd3", reason="D3 dispersion needs dftd3 (pip install dftd3==1.7.0)")
+    import torch
+    torch.set_num_threads(1)
+    return MLIPProvider(threads=1)

@@ -201,18 +201,13 @@ def test_committed_density_and_cd_cd(committed):
 # ----------------------------------------------------------------------------- relaxation (MLIP)
 @pytest.mark.mlip
 @pytest.mark.slow
-def test_one_bim_in_the_4_cd_cell_relaxes():
+def test_one_bim_in_the_4_cd_cell_relaxes(mlip_relaxer):
     """x = 0.25 in the 4-Cd cell (one bim, 74 atoms): placed, relaxed, composition and Cd CN kept."""
-    from zifsim.potentials.mlip import mlip_available
-    if not mlip_available("chgnet"):
-        pytest.skip('chgnet/torch not importable: pip install -e ".[mlip]"')
-    pytest.importorskip("dftd3", reason="D3 dispersion needs dftd3 (pip install dftd3==1.7.0)")
-    import torch
-    torch.set_num_threads(1)
     from zifsim.structures.nets import build_net_cell
     from zifsim.structures.substitute import substitute_linkers
-    parent = build_net_cell("dia-c", "Cd")  # cached by the Cd(im)2 tests
-    atoms, info = substitute_linkers(parent, "im", "bim", 0.25, order="spread", relax=True)
+    parent = build_net_cell("dia-c", "Cd", provider=mlip_relaxer)  # cached by the Cd(im)2 tests
+    atoms, info = substitute_linkers(parent, "im", "bim", 0.25, order="spread", relax=True,
+                                     provider=mlip_relaxer)
     assert [r["cell_relaxed"] for r in info["relaxation"]] == [False, True]
     assert info["relaxation"][-1]["converged"]
     rep = validate_structure(atoms)

@@ -11,7 +11,6 @@ import json
 import numpy as np
 import pytest
 
-from test_engine_support import md_protocol, zif4_unit_cell
 from zifsim.cli import main as cli_main
 from zifsim.engine import THERMO_COLUMNS, read_cell, run_protocol
 from zifsim.errors import ConfigError, ForceFieldError
@@ -21,9 +20,9 @@ CONTRACT_COLUMNS = ["step", "time_ps", "temp_K", "press_bar", "volume_A3", "dens
 
 
 @pytest.fixture(scope="module")
-def tiny_run(znn_ffield, tmp_path_factory):
+def tiny_run(znn_ffield, tmp_path_factory, zif4_unit_cell):
     out = tmp_path_factory.mktemp("tiny") / "run"
-    meta = run_protocol(zif4_unit_cell(), "tiny", {"kind": "reaxff", "file": str(znn_ffield)}, out, seed=7)
+    meta = run_protocol(zif4_unit_cell, "tiny", {"kind": "reaxff", "file": str(znn_ffield)}, out, seed=7)
     return out, meta
 
 
@@ -79,14 +78,14 @@ def test_tiny_stages_do_what_they_say(tiny_run):
     assert abs(shear.xy_A.iloc[-1]) < 0.02 * 0.05 * ly                  # back to zero after a full cycle
 
 
-def test_trajectory_readable_by_ase_and_mdanalysis(tiny_run):
+def test_trajectory_readable_by_ase_and_mdanalysis(tiny_run, zif4_unit_cell):
     import ase.io
     import MDAnalysis as mda
     out, _ = tiny_run
     traj = out / "01-nvt" / "traj.lammpstrj"
     frames = ase.io.read(traj, index=":", format="lammps-dump-text")
     assert len(frames) == 3                                              # steps 0, 50, 100, no duplicates
-    ref = zif4_unit_cell()
+    ref = zif4_unit_cell
     assert sorted(frames[-1].get_chemical_symbols()) == sorted(ref.get_chemical_symbols())
     u = mda.Universe(str(out / "01-nvt" / "final.data"), str(traj), format="LAMMPSDUMP",
                      atom_style="id type charge x y z")
@@ -95,22 +94,22 @@ def test_trajectory_readable_by_ase_and_mdanalysis(tiny_run):
     assert final.get_chemical_formula() == ref.get_chemical_formula()
 
 
-def test_completed_run_is_not_rerun(tiny_run, znn_ffield):
+def test_completed_run_is_not_rerun(tiny_run, znn_ffield, zif4_unit_cell):
     out, _ = tiny_run
     before = {p: p.stat().st_mtime_ns for p in out.glob("*/final.data")}
-    meta = run_protocol(zif4_unit_cell(), "tiny", {"kind": "reaxff", "file": str(znn_ffield)}, out, seed=7)
+    meta = run_protocol(zif4_unit_cell, "tiny", {"kind": "reaxff", "file": str(znn_ffield)}, out, seed=7)
     assert meta["status"] == "complete"
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/final.data")} == before
 
 
-def test_changed_stage_is_refused(tiny_run, znn_ffield):
+def test_changed_stage_is_refused(tiny_run, znn_ffield, zif4_unit_cell, md_protocol):
     out, _ = tiny_run
     changed = md_protocol({"name": "relax", "type": "minimise", "box_relax": "aniso"})
     with pytest.raises(ConfigError, match="other settings"):
-        run_protocol(zif4_unit_cell(), changed, {"kind": "reaxff", "file": str(znn_ffield)}, out, seed=7)
+        run_protocol(zif4_unit_cell, changed, {"kind": "reaxff", "file": str(znn_ffield)}, out, seed=7)
 
 
-def test_resume_with_another_force_model_is_refused(tiny_run, znn_ffield, tmp_path):
+def test_resume_with_another_force_model_is_refused(tiny_run, znn_ffield, tmp_path, zif4_unit_cell):
     """A run folder started with one force model must not be continued with another."""
     import json
     import shutil
@@ -121,13 +120,13 @@ def test_resume_with_another_force_model_is_refused(tiny_run, znn_ffield, tmp_pa
                         "weights_sha256": "d14ab7c0", "dispersion": "d3bj"}
     (out / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ConfigError, match="mix two force models") as err:
-        run_protocol(zif4_unit_cell(), "tiny", {"kind": "reaxff", "file": str(znn_ffield)}, out, seed=7)
+        run_protocol(zif4_unit_cell, "tiny", {"kind": "reaxff", "file": str(znn_ffield)}, out, seed=7)
     assert err.value.where == "provider" and "mlip:chgnet" in str(err.value)
 
 
 @pytest.mark.parametrize("metal", ["Cd", "Co"])
-def test_uncovered_metal_refused_before_anything_runs(znn_ffield, tmp_path, metal):
-    cell = zif4_unit_cell().copy()
+def test_uncovered_metal_refused_before_anything_runs(znn_ffield, tmp_path, metal, zif4_unit_cell):
+    cell = zif4_unit_cell.copy()
     cell.set_chemical_symbols([metal if s == "Zn" else s for s in cell.get_chemical_symbols()])
     out = tmp_path / "run"
     with pytest.raises(ForceFieldError) as err:
@@ -136,9 +135,9 @@ def test_uncovered_metal_refused_before_anything_runs(znn_ffield, tmp_path, meta
     assert not out.exists()
 
 
-def test_cli_reports_uncovered_metal(znn_ffield, tmp_path, capsys):
+def test_cli_reports_uncovered_metal(znn_ffield, tmp_path, capsys, zif4_unit_cell):
     import ase.io
-    cell = zif4_unit_cell().copy()
+    cell = zif4_unit_cell.copy()
     cell.set_chemical_symbols(["Cd" if s == "Zn" else s for s in cell.get_chemical_symbols()])
     path = tmp_path / "cd.extxyz"
     ase.io.write(path, cell)

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from test_engine_support import md_protocol, relaxed_zif4_data
 from zifsim.engine import read_cell, run_protocol
 from zifsim.errors import SimulationError
 
@@ -17,14 +16,14 @@ def read_csv(path):
     return pd.read_csv(path)
 
 
-def test_nve_energy_drift(znn_ffield, tmp_path):
+def test_nve_energy_drift(znn_ffield, tmp_path, relaxed_zif4_data, md_protocol):
     """NVE, 200 steps of 0.25 fs from 300 K on the relaxed cell.
 
     Bounds (per atom): systematic drift (linear fit x 50 fs) < 1e-4 eV/atom and
     largest excursion from E(0) < 5e-4 eV/atom (QEq is solved to 1e-6, so the total
     energy jitters by ~1e-4 eV/atom); the kinetic energy meanwhile swings by ~1e-2 eV/atom.
     """
-    cell = read_cell(relaxed_zif4_data(str(znn_ffield)))
+    cell = read_cell(relaxed_zif4_data)
     proto = md_protocol({"name": "nve", "type": "equilibrate", "ensemble": "nve", "duration_ps": 0.05,
                          "velocity": "create", "temperature_K": 300})
     run_protocol(cell, proto, {"kind": "reaxff", "file": str(znn_ffield)}, tmp_path / "nve", seed=11)
@@ -42,8 +41,8 @@ def test_nve_energy_drift(znn_ffield, tmp_path):
     assert ke_swing > 20 * excursion                                     # the bound is meaningful
 
 
-def test_overlapping_atoms_blow_up(znn_ffield, tmp_path):
-    cell = read_cell(relaxed_zif4_data(str(znn_ffield)))
+def test_overlapping_atoms_blow_up(znn_ffield, tmp_path, relaxed_zif4_data, md_protocol):
+    cell = read_cell(relaxed_zif4_data)
     pos, symbols = cell.get_positions(), cell.get_chemical_symbols()
     zn = [i for i, s in enumerate(symbols) if s == "Zn"][:8]
     n = [i for i, s in enumerate(symbols) if s == "N"][:8]

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from test_engine_support import md_protocol, relaxed_zif4_data
 from zifsim.engine import read_cell, run_protocol
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,8 +34,8 @@ def read_atoms_section(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return atoms[:, 3:6] + 0.0, vel[:, 1:4]
 
 
-def test_sigkill_then_resume_reproduces_uninterrupted_run(znn_ffield, tmp_path):
-    data = relaxed_zif4_data(str(znn_ffield))
+def test_sigkill_then_resume_reproduces_uninterrupted_run(znn_ffield, tmp_path, relaxed_zif4_data, md_protocol):
+    data = relaxed_zif4_data
     proto = md_protocol({"name": "nvt", "type": "ramp", "ensemble": "npt", "T_start_K": 300, "T_stop_K": 350,
                          "duration_ps": 0.05})                    # 200 steps, checkpoints every 50 steps
     proto_path = tmp_path / "p.yaml"

@@ -13,7 +13,7 @@ from ase.calculators.calculator import Calculator
 from ase.calculators.emt import EMT
 from ase.units import GPa
 
-from zifsim.engine.lammps_loader import new_lammps
+from zifsim.lammps_loader import new_lammps
 from zifsim.errors import SimulationError
 from zifsim.potentials.ase_bridge import ExternalBridge, box_cell, stress_to_virial
 

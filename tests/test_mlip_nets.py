@@ -22,12 +22,9 @@ CD_INTER_A = (5.2, 6.8)
 
 
 @pytest.fixture(scope="module")
-def cd_im2():
-    pytest.importorskip("dftd3", reason="D3 dispersion needs dftd3 (pip install dftd3==1.7.0)")
-    import torch
-    torch.set_num_threads(1)
+def cd_im2(mlip_relaxer):
     from zifsim.structures.nets import build_net_cell, net_report
-    atoms = build_net_cell("dia-c", "Cd")
+    atoms = build_net_cell("dia-c", "Cd", provider=mlip_relaxer)
     return atoms, net_report(atoms, "Cd")
 
 
@@ -73,16 +70,15 @@ def test_cd_im2_second_inter_network_shell(cd_im2):
     assert np.any(np.abs(inter - CD_INTER_A[1]) < 0.3)
 
 
-def test_zni_density_matches_dft_reference(reference_dir):
+def test_zni_density_matches_dft_reference(reference_dir, mlip_relaxer):
     """ZIF-zni built from the zni net and relaxed: density within 3 % of the PBE-D3 cell."""
-    pytest.importorskip("dftd3", reason="D3 dispersion needs dftd3 (pip install dftd3==1.7.0)")
     import ase.io
 
     from zifsim.structures.nets import build_net_cell, net_report
     ref = ase.io.read(reference_dir / "structures" / "ZIF-zni_dft.cif")
     ref_density = net_report(ref, "Zn")["density_gcm3"]
     assert ref_density == pytest.approx(1.569, abs=0.002)  # the file is what README says
-    atoms = build_net_cell("zni", "Zn")
+    atoms = build_net_cell("zni", "Zn", provider=mlip_relaxer)
     rep = net_report(atoms, "Zn")
     assert rep["cn"] == [4] * 16
     assert rep["density_gcm3"] == pytest.approx(ref_density, rel=0.03)

@@ -7,7 +7,6 @@ import json
 import pandas as pd
 import pytest
 
-from test_engine_support import md_protocol, relaxed_zif4_data
 from zifsim.engine import read_cell, run_protocol
 
 STAGES = [
@@ -32,10 +31,10 @@ STAGES = [
 
 
 @pytest.fixture(scope="module")
-def all_types_run(znn_ffield, tmp_path_factory):
+def all_types_run(znn_ffield, tmp_path_factory, relaxed_zif4_data, md_protocol):
     out = tmp_path_factory.mktemp("alltypes") / "run"
     proto = md_protocol(*STAGES, thermo_every_fs=1.25, dump_every_fs=5.0, checkpoint_every_ps=0.005)
-    meta = run_protocol(read_cell(relaxed_zif4_data(str(znn_ffield))), proto,
+    meta = run_protocol(read_cell(relaxed_zif4_data), proto,
                         {"kind": "reaxff", "file": str(znn_ffield)}, out, seed=9)
     return out, meta
 

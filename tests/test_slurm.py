@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_workflow import CONFIGS, EXPECTED_JOBS, REPO, SNAKEFILE, job_counts
+REPO = Path(__file__).resolve().parent.parent
+CONFIGS = REPO / "configs"
+SNAKEFILE = REPO / "Snakefile"
 
 pytestmark = pytest.mark.slurm
 
@@ -66,7 +68,8 @@ def slurm_cluster():
         subprocess.run(["bash", str(STOP)], capture_output=True, text=True, timeout=120)
 
 
-def test_tiny_workflow_through_slurm_profile(slurm_cluster, forcefield_dir, tmp_path):
+def test_tiny_workflow_through_slurm_profile(slurm_cluster, forcefield_dir, tmp_path, job_counts,
+                                             expected_jobs):
     wd = tmp_path / "slurm-run"
     wd.mkdir()
     cmd = [sys.executable, "-m", "snakemake",
@@ -87,7 +90,7 @@ def test_tiny_workflow_through_slurm_profile(slurm_cluster, forcefield_dir, tmp_
     print(f"tiny workflow through SLURM: {wall:.1f} s wall")
     assert proc.returncode == 0, log[-6000:]
     assert "Using profile slurm" in log
-    assert job_counts(log) == EXPECTED_JOBS["test.yaml"], log[-3000:]
+    assert job_counts(log) == expected_jobs["test.yaml"], log[-3000:]
 
     # every non-local rule went through sbatch ("Job 4 has been submitted with SLURM
     # jobid 2 (log: .../slurm_logs/rule_build_cell/ZIF-4/2.log)")

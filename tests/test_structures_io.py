@@ -28,7 +28,7 @@ def _box(lmp):
 
 def test_lammps_reads_data_file(cu_cell, written):
     """read_data through the Python module: atom count, box, types and masses as written."""
-    from zifsim.engine.lammps_loader import new_lammps
+    from zifsim.lammps_loader import new_lammps
     lmp = new_lammps()
     try:
         for cmd in ("units real", "atom_style charge", "boundary p p p",
@@ -55,7 +55,7 @@ def test_lammps_reads_data_file(cu_cell, written):
 
 
 def test_zif4_orthorhombic_box(tmp_path):
-    from zifsim.engine.lammps_loader import new_lammps
+    from zifsim.lammps_loader import new_lammps
     cell = build_material("ZIF-4")
     cell.write(tmp_path)
     text = (tmp_path / "cell.data").read_text()

@@ -19,7 +19,7 @@ ELEMENTS = ["C", "H", "N", "Zn"]
 
 def single_point(atoms: Atoms, ffield, tmp_path, tag: str) -> tuple[float, np.ndarray, np.ndarray]:
     """(energy kcal/mol, |F| per atom kcal/mol/Å, LAMMPS type per atom) from pair_style reaxff."""
-    from zifsim.engine.lammps_loader import new_lammps
+    from zifsim.lammps_loader import new_lammps
     path = tmp_path / f"{tag}.data"
     path.write_text(lammps_data_text(atoms, ELEMENTS))
     lmp = new_lammps()

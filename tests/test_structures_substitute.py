@@ -92,7 +92,8 @@ def test_too_many_bulky_linkers_refused(zif4):
 def test_linker_templates_recognised():
     """Each template, placed on an im ring, is recognised back as itself."""
     from ase import Atoms
-    from zifsim.structures.linkers import linker_table, template
+    from zifsim.registry import linker_table
+    from zifsim.structures.linkers import template
     for name, entry in linker_table().items():
         symbols, xyz = template(name)
         mol = Atoms(symbols, positions=xyz + 10.0, cell=[20, 20, 20], pbc=True)

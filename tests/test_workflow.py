@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,38 +22,6 @@ REPO = Path(__file__).resolve().parent.parent
 SNAKEFILE = REPO / "Snakefile"
 CONFIGS = REPO / "configs"
 FORCEFIELD = "ffield_ZnN_2016"
-
-
-def snakemake(*args, cwd: Path, env: dict | None = None, timeout: float = 600,
-              check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``python -m snakemake -s <repo>/Snakefile -d cwd *args``; return the process."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(cwd), *args]
-    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
-                             f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
-    return proc
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a Snakemake (dry) run as {rule: count}."""
-    counts: dict[str, int] = {}
-    in_table = False
-    for line in output.splitlines():
-        if line.startswith("job ") and "count" in line:
-            in_table = True
-            continue
-        if in_table:
-            if set(line.strip()) <= {"-", " "}:
-                continue
-            m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
-            if not m:
-                break
-            if m.group(1) != "total":
-                counts[m.group(1)] = int(m.group(2))
-    return counts
 
 
 @pytest.fixture()
@@ -76,27 +42,16 @@ def any_forcefield_dir(tmp_path) -> dict:
 
 
 # ------------------------------------------------------------------ dry runs
-#: expected jobs of each shipped config: materials x protocols x replicas
-EXPECTED_JOBS = {
-    "config.yaml": {"build_cell": 2, "md": 4, "analyse_run": 4, "report": 1, "run_table": 1,
-                    "all": 1},
-    "test.yaml": {"build_cell": 1, "md": 1, "analyse_run": 1, "report": 1, "run_table": 1,
-                  "all": 1},
-    "production.yaml": {"build_cell": 1, "md": 3, "analyse_run": 3, "report": 1,
-                        "run_table": 1, "all": 1},
-    "analysis_only.yaml": {"analyse_imported": 1, "report": 1, "run_table": 1, "all": 1},
-}
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED_JOBS))
-def test_dry_run_lists_expected_jobs(name, tmp_path, any_forcefield_dir):
+@pytest.mark.parametrize("name", ["analysis_only.yaml", "config.yaml", "production.yaml",
+                                  "test.yaml"])
+def test_dry_run_lists_expected_jobs(name, tmp_path, any_forcefield_dir, snakemake, job_counts, expected_jobs):
     cfg = yaml.safe_load((CONFIGS / name).read_text())
     for run in cfg.get("imported_runs", []):  # analysis-only: the run directories must exist
         (tmp_path / run["path"]).mkdir(parents=True)
         (tmp_path / run["path"] / "metadata.json").write_text('{"status": "complete"}\n')
     proc = snakemake("-n", "--configfile", str(CONFIGS / name), cwd=tmp_path,
                      env=any_forcefield_dir)
-    assert job_counts(proc.stdout) == EXPECTED_JOBS[name], proc.stdout[-3000:]
+    assert job_counts(proc.stdout) == expected_jobs[name], proc.stdout[-3000:]
     results = cfg.get("results", "results")
     if cfg.get("mode", "simulate") == "simulate":
         for material in cfg["materials"]:
@@ -108,10 +63,10 @@ def test_dry_run_lists_expected_jobs(name, tmp_path, any_forcefield_dir):
     assert not (tmp_path / results).exists()
 
 
-def test_default_config_is_used_without_configfile(tmp_path, any_forcefield_dir):
+def test_default_config_is_used_without_configfile(tmp_path, any_forcefield_dir, snakemake, job_counts, expected_jobs):
     """`snakemake -n` with no --configfile plans the main job of configs/config.yaml."""
     proc = snakemake("-n", cwd=tmp_path, env=any_forcefield_dir)
-    assert job_counts(proc.stdout) == EXPECTED_JOBS["config.yaml"]
+    assert job_counts(proc.stdout) == expected_jobs["config.yaml"]
 
 
 def test_profile_slurm_is_found_from_repo_root():
@@ -150,34 +105,22 @@ def _with(**changes):
 
 _DELETE = object()
 
-#: (id, config, strings that must all appear in the error)
+#: (id, config, strings that must all appear in the error). Each is a snakemake
+#: subprocess (~10 s): the rest of the config check is unit-tested in test_plan.py.
 BAD_CONFIGS = [
     ("typo-top-key", {**_with(materials=_DELETE), "materails": ["ZIF-4"]},
      ["'materails'", "did you mean 'materials'"]),
-    ("enum-provider", _with(provider="reax"),
-     ["'provider'", "'reax'", "reaxff, mlip"]),
-    ("wrong-type-replicas", _with(replicas="two"),
-     ["'replicas'", "'two'", "integer"]),
-    ("typo-nested-key", _with(**{"resources.md.thread": 2}),
-     ["'resources.md.thread'", "did you mean 'threads'", "mem_mb"]),
-    ("supercell-length", _with(**{"cell.supercell": [2, 2]}),
-     ["'cell.supercell'", "at least 3"]),
-    ("negative-threads", _with(**{"resources.md.threads": 0}),
-     ["'resources.md.threads'"]),
     ("analysis-only-without-runs", _with(mode="analysis_only"),
      ["'imported_runs'", "required", "analysis_only"]),
     ("unknown-protocol", _with(protocols=["melt_quench"]),
      ["unknown protocol 'melt_quench'", "'protocols'", "available:", "tiny"]),
-    ("unknown-material", _with(materials=["ZIF-99"]),
-     ["unknown material 'ZIF-99'", "'materials'", "available:", "ZIF-4"]),
-    ("partition-not-string", _with(**{"slurm.partition": 5}),
-     ["'slurm.partition'", "string"]),
+    ("seed-zero", _with(seed=0), ["config key 'seed' = 0", ">= 1"]),
 ]
 
 
 @pytest.mark.parametrize("cfg, needles", [b[1:] for b in BAD_CONFIGS],
                          ids=[b[0] for b in BAD_CONFIGS])
-def test_bad_config_is_rejected_naming_the_key(cfg, needles, tmp_path, any_forcefield_dir):
+def test_bad_config_is_rejected_naming_the_key(cfg, needles, tmp_path, any_forcefield_dir, snakemake):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(cfg))
     # a real (not dry) run: it must stop before any job starts
@@ -191,7 +134,26 @@ def test_bad_config_is_rejected_naming_the_key(cfg, needles, tmp_path, any_force
     assert not (tmp_path / "results").exists(), "a job ran although the config is invalid"
 
 
-def test_missing_forcefield_is_reported_before_jobs(tmp_path):
+def test_bad_protocol_stage_key_fails_before_any_job(tmp_path, any_forcefield_dir, snakemake):
+    """Every protocol is loaded when the workflow is parsed: a typo in a stage key stops it
+    before the cell is built, naming the protocol file, line and key."""
+    protocol = tmp_path / "typo.yaml"
+    protocol.write_text("name: typo\nstages:\n  - {name: relax, type: minimise, box_relx: iso}\n")
+    cfg = _with(protocols=["typo"], custom_protocols={"typo": str(protocol)})
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake("--cores", "1", "--configfile", str(path), cwd=tmp_path,
+                     env=any_forcefield_dir, check=False, timeout=120)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    for needle in ("invalid zifsim workflow config", "config key 'custom_protocols.typo'",
+                   f"{protocol} (line 3: stages[0].box_relx)", "unknown key 'box_relx'",
+                   "box_relax"):
+        assert needle in text, f"{needle!r} not in:\n{text[-3000:]}"
+    assert not (tmp_path / "results").exists(), "a job ran although the protocol is invalid"
+
+
+def test_missing_forcefield_is_reported_before_jobs(tmp_path, snakemake):
     empty = tmp_path / "no-forcefields"
     empty.mkdir()
     proc = snakemake("--cores", "1", "--configfile", str(CONFIGS / "test.yaml"), cwd=tmp_path,
@@ -208,7 +170,7 @@ THERMO_COLUMNS = ["step", "time_ps", "temp_K", "press_bar", "volume_A3", "densit
 
 
 @pytest.fixture(scope="module")
-def tiny_workdir(tmp_path_factory, forcefield_dir):
+def tiny_workdir(tmp_path_factory, forcefield_dir, snakemake, job_counts, expected_jobs):
     """A working directory where `snakemake --cores 2 --configfile configs/test.yaml` ran."""
     wd = tmp_path_factory.mktemp("tiny")
     t0 = time.monotonic()
@@ -218,7 +180,7 @@ def tiny_workdir(tmp_path_factory, forcefield_dir):
     (wd / "wall_s.txt").write_text(f"{wall:.1f}\n")
     print(f"tiny workflow: {wall:.1f} s wall")
     counts = job_counts(proc.stdout + proc.stderr)
-    assert counts == EXPECTED_JOBS["test.yaml"], (proc.stdout + proc.stderr)[-3000:]
+    assert counts == expected_jobs["test.yaml"], (proc.stdout + proc.stderr)[-3000:]
     return wd
 
 
@@ -243,6 +205,12 @@ def test_tiny_md_run_directory(tiny_workdir):
     meta = json.loads((rundir / "metadata.json").read_text())
     assert meta["status"] == "complete"
     assert meta["seed"] == 7                        # configs/test.yaml seed, replica 1
+    # the plan's run spec, recorded whole: material and the provider choice
+    assert meta["material"] == "ZIF-4"
+    assert meta["provider_choice"]["requested"] == "reaxff"
+    assert meta["provider_choice"]["used"] == "reaxff" and not meta["provider_choice"]["fallback"]
+    assert meta["runspec"]["replica"] == 1 and meta["runspec"]["protocol"] == "tiny"
+    assert json.loads((rundir / "runspec.json").read_text()) == meta["runspec"]
     stages = meta["stages"]
     assert stages and all(s["status"] == "complete" for s in stages)
     thermo = pd.read_csv(rundir / "thermo.csv")
@@ -284,13 +252,13 @@ def test_tiny_report(tiny_workdir):
     assert list(runs["status"]) == ["complete"] and runs.loc[0, "seed"] == 7
 
 
-def test_tiny_rerun_has_nothing_to_do(tiny_workdir, forcefield_dir):
+def test_tiny_rerun_has_nothing_to_do(tiny_workdir, forcefield_dir, snakemake):
     proc = snakemake("-n", "--configfile", str(CONFIGS / "test.yaml"), cwd=tiny_workdir,
                      env={"ZIFSIM_FORCEFIELD_DIR": str(forcefield_dir)})
     assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-2000:]
 
 
-def test_tiny_html_report(tiny_workdir, forcefield_dir):
+def test_tiny_html_report(tiny_workdir, forcefield_dir, snakemake):
     snakemake("--report", "report.html", "--configfile", str(CONFIGS / "test.yaml"),
               cwd=tiny_workdir, env={"ZIFSIM_FORCEFIELD_DIR": str(forcefield_dir)})
     html = (tiny_workdir / "report.html").read_text(errors="replace")
@@ -299,13 +267,13 @@ def test_tiny_html_report(tiny_workdir, forcefield_dir):
         assert name in html, name
 
 
-def test_analysis_only_config_on_tiny_run(tiny_workdir, forcefield_dir):
+def test_analysis_only_config_on_tiny_run(tiny_workdir, forcefield_dir, snakemake, job_counts, expected_jobs):
     """configs/analysis_only.yaml analyses results/runs/ZIF-4/tiny/rep1 without any MD."""
     runs_before = {p: p.stat().st_mtime_ns for p in (tiny_workdir / "results").rglob("*")}
     proc = snakemake("--cores", "2", "--configfile", str(CONFIGS / "analysis_only.yaml"),
                      cwd=tiny_workdir, env={"ZIFSIM_FORCEFIELD_DIR": str(forcefield_dir)})
     counts = job_counts(proc.stdout + proc.stderr)
-    assert counts == EXPECTED_JOBS["analysis_only.yaml"], counts
+    assert counts == expected_jobs["analysis_only.yaml"], counts
     out = tiny_workdir / "results-analysis"
     summary = out / "analysis" / "imported" / "ZIF-4_tiny_rep1" / "summary.json"
     assert json.loads(summary.read_text())
@@ -365,7 +333,7 @@ def _stage_status(stage_dir: Path) -> str | None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_interrupted_workflow_resumes(sig, tmp_path, forcefield_dir):
+def test_interrupted_workflow_resumes(sig, tmp_path, forcefield_dir, job_counts):
     """Kill snakemake and its MD job mid-stage; the same command then finishes the run
     without rebuilding the cell or recomputing the finished stage.
 

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,39 +18,15 @@ from zifsim.errors import ForceFieldError
 from zifsim.potentials import choice
 from zifsim.potentials.choice import choose_provider, forcefield_status
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_workflow import CONFIGS, FORCEFIELD, job_counts, snakemake  # noqa: E402
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+FORCEFIELD = "ffield_ZnN_2016"
 
 needs_mlip = pytest.mark.skipif(not choice.mlip_installed(),
                                 reason='the MLIP is not installed (pip install -e ".[mlip]")')
 
 
-def write_ffield(path: Path, elements=("C", "H", "O", "N", "Zn")) -> Path:
-    """A minimal ReaxFF file whose atom block names ``elements`` (layout only, no real numbers)."""
-    lines = ["Reactive MD-force field: test stand-in", "2       ! Number of general parameters",
-             "50.0000 !p(boc1)", "9.5469 !p(boc2)",
-             f"{len(elements)}    ! Nr of atoms; cov.r; valency;a.m;Rvdw;Epsilon;gamma;cov.r2;#",
-             "            alfa;gammavdW;valency;Epsilon;Rvdw;cov.r2",
-             "            cov r3;Elp;Heat inc.;13BO1;13BO2;13BO3",
-             "            ov/un;val1;n.u.;val3,vval4"]
-    for el in elements:
-        lines += [f" {el}   1.0 2.0 3.0", "   0.0 0.0", "   0.0 0.0", "   0.0 0.0"]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-@pytest.fixture()
-def ff_dir(tmp_path, monkeypatch) -> Path:
-    """An empty $ZIFSIM_FORCEFIELD_DIR; the MLIP counts as installed."""
-    folder = tmp_path / "forcefields"
-    folder.mkdir()
-    monkeypatch.setenv("ZIFSIM_FORCEFIELD_DIR", str(folder))
-    monkeypatch.setattr(choice, "mlip_installed", lambda model="chgnet": True)
-    return folder
-
-
 # ------------------------------------------------------------------ (a) the rule
-def test_auto_uses_reaxff_when_the_file_covers_the_material(ff_dir):
+def test_auto_uses_reaxff_when_the_file_covers_the_material(ff_dir, write_ffield):
     path = write_ffield(ff_dir / FORCEFIELD)
     assert forcefield_status().elements == ("C", "H", "O", "N", "Zn")
     c = choose_provider("auto", "ZIF-4")
@@ -69,7 +44,7 @@ def test_auto_falls_back_when_the_file_is_missing(ff_dir):
     assert meta["used"] == "mlip" and meta["requested"] == "auto" and meta["label"] == "mlip/chgnet"
 
 
-def test_auto_falls_back_when_the_file_lacks_an_element(ff_dir):
+def test_auto_falls_back_when_the_file_lacks_an_element(ff_dir, write_ffield):
     write_ffield(ff_dir / FORCEFIELD, elements=("C", "H", "O", "N"))
     c = choose_provider("auto", "ZIF-4")
     assert c.kind == "mlip" and c.fallback
@@ -79,7 +54,7 @@ def test_auto_falls_back_when_the_file_lacks_an_element(ff_dir):
     assert choose_provider("auto", None, elements={"C", "H", "N", "Co"}).kind == "mlip"
 
 
-def test_auto_follows_the_registry_choice(ff_dir):
+def test_auto_follows_the_registry_choice(ff_dir, write_ffield):
     write_ffield(ff_dir / FORCEFIELD, elements=("C", "H", "N", "Zn", "Cd"))
     c = choose_provider("auto", "Cd-im2")  # provider: mlip in configs/materials.yaml
     assert (c.kind, c.fallback) == ("mlip", False)
@@ -98,14 +73,14 @@ def test_explicit_reaxff_without_file_names_key_path_and_fix(ff_dir):
         choose_provider("reaxff", "ZIF-4", key="--forcefield")
 
 
-def test_explicit_reaxff_with_uncovered_element_names_provider(ff_dir):
+def test_explicit_reaxff_with_uncovered_element_names_provider(ff_dir, write_ffield):
     write_ffield(ff_dir / FORCEFIELD)
     with pytest.raises(ForceFieldError) as err:
         choose_provider("reaxff", "Cd-im2")
     assert "config key 'provider'" in str(err.value) and "Cd" in str(err.value)
 
 
-def test_explicit_mlip_and_unknown_request(ff_dir):
+def test_explicit_mlip_and_unknown_request(ff_dir, write_ffield):
     write_ffield(ff_dir / FORCEFIELD)
     assert choose_provider("mlip", "ZIF-4").kind == "mlip"
     with pytest.raises(ForceFieldError, match="unknown provider"):
@@ -119,7 +94,7 @@ def test_fallback_without_mlip_installed_says_how_to_fix(ff_dir, monkeypatch):
     assert ".[mlip]" in str(err.value) and "ZIFSIM_FORCEFIELD_DIR" in str(err.value)
 
 
-def test_forcefield_given_as_path(tmp_path, ff_dir):
+def test_forcefield_given_as_path(tmp_path, ff_dir, write_ffield):
     path = write_ffield(tmp_path / "my_ffield")
     assert choose_provider("auto", "ZIF-4", forcefield=str(path)).kind == "reaxff"
     missing = tmp_path / "nowhere" / "ffield"
@@ -129,7 +104,7 @@ def test_forcefield_given_as_path(tmp_path, ff_dir):
 
 # ------------------------------------------------------------------ (b) dry runs
 @needs_mlip
-def test_default_config_without_forcefield_plans_the_mlip_fallback(tmp_path):
+def test_default_config_without_forcefield_plans_the_mlip_fallback(tmp_path, snakemake, job_counts):
     empty = tmp_path / "no-forcefields"
     empty.mkdir()
     proc = snakemake("-n", "-p", cwd=tmp_path, env={"ZIFSIM_FORCEFIELD_DIR": str(empty)})
@@ -137,14 +112,16 @@ def test_default_config_without_forcefield_plans_the_mlip_fallback(tmp_path):
     fallback = cfg["mlip_fallback"]
     assert cfg["provider"] == "auto"
     n = len(fallback["materials"]) * len(fallback["protocols"])
-    assert job_counts(proc.stdout) == {"build_cell": len(fallback["materials"]), "md": n,
-                                       "analyse_run": n, "report": 1, "run_table": 1, "all": 1}
+    assert job_counts(proc.stdout) == {"build_cell": len(fallback["materials"]), "runspec": n,
+                                       "md": n, "analyse_run": n, "report": 1, "run_table": 1,
+                                       "all": 1}
     for material in fallback["materials"]:
         for protocol in fallback["protocols"]:
             assert f"results/runs/{material}/{protocol}/rep1/run.complete" in proc.stdout
+            assert (f"run --spec results/runs/{material}/{protocol}/rep1/runspec.json"
+                    in proc.stdout)
     assert "ZIF-4/melt_quench_short" not in proc.stdout
-    assert "--provider mlip" in proc.stdout and "--provider reaxff" not in proc.stdout
-    assert "--forcefield" not in proc.stdout
+    assert "--forcefield" not in proc.stdout and "--provider" not in proc.stdout
     # one clear line at parse time: what was missing where, what runs, how to get ReaxFF
     line = [ln for ln in proc.stderr.splitlines() if "mlip_fallback" in ln]
     assert len(line) == 1, proc.stderr[-3000:]
@@ -154,7 +131,7 @@ def test_default_config_without_forcefield_plans_the_mlip_fallback(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_default_config_with_forcefield_runs_reaxff(tmp_path):
+def test_default_config_with_forcefield_runs_reaxff(tmp_path, snakemake, job_counts, write_ffield):
     """With the file present (a stand-in is enough for a dry run) nothing falls back."""
     from zifsim import settings
     real = settings.forcefield_dir() / FORCEFIELD
@@ -163,12 +140,12 @@ def test_default_config_with_forcefield_runs_reaxff(tmp_path):
         folder.mkdir()
         write_ffield(folder / FORCEFIELD)
     proc = snakemake("-n", "-p", cwd=tmp_path, env={"ZIFSIM_FORCEFIELD_DIR": str(folder)})
-    assert job_counts(proc.stdout)["md"] == 4
-    assert proc.stdout.count("--provider reaxff") == 4 and "--provider mlip" not in proc.stdout
+    assert job_counts(proc.stdout)["md"] == job_counts(proc.stdout)["runspec"] == 4
+    assert proc.stdout.count("run --spec ") == 4
     assert "mlip_fallback" not in proc.stderr
 
 
-def test_fallback_names_are_checked(tmp_path):
+def test_fallback_names_are_checked(tmp_path, snakemake):
     cfg = yaml.safe_load((CONFIGS / "config.yaml").read_text())
     cfg["mlip_fallback"] = {"materials": ["Cd-im3"], "protocols": ["mlip_dmo"]}
     path = tmp_path / "bad.yaml"
@@ -198,7 +175,7 @@ FALLBACK_TINY = {
 
 
 @needs_mlip
-def test_fallback_main_job_end_to_end(tmp_path):
+def test_fallback_main_job_end_to_end(tmp_path, snakemake):
     """ReaxFF absent: Cd(im)2 x a 12-step MLIP protocol, build -> MD -> analysis -> report."""
     empty = tmp_path / "no-forcefields"
     empty.mkdir()
@@ -263,4 +240,6 @@ def test_cli_run_records_the_workflow_reason(ff_dir, fake_run, tmp_path):
     cell = Path(__file__).resolve().parent.parent / "structures" / "Cd-im2" / "cell.extxyz"
     assert main(["run", str(cell), "--protocol", "tiny", "--out", str(tmp_path / "r"),
                  "--provider", "mlip", "--provider-reason", "because"]) == 0
-    assert fake_run["provider_choice"] == {"used": "mlip", "reason": "because"}
+    record = fake_run["provider_choice"]
+    assert (record["used"], record["requested"], record["reason"]) == ("mlip", "mlip", "because")
+    assert record["material"] == fake_run["material"] == "Cd-im2" and not record["fallback"]

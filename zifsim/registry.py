@@ -13,6 +13,8 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +187,13 @@ def get_material(name: str, path: str | Path | None = None) -> Material:
     return load_registry(path).get(name)
 
 
+@lru_cache(maxsize=1)
+def linker_table() -> dict[str, dict]:
+    """The linker definitions of ``zifsim/data/linkers.yaml`` (name -> entry: formula,
+    heavy-atom counts ...), read once; do not modify the returned dict."""
+    return yaml.safe_load(resources.files("zifsim.data").joinpath("linkers.yaml").read_text())
+
+
 def _material(name: str, entry: Any, refs: dict, src: str, lines: _Lines) -> Material:
     base = f"materials.{name}"
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", str(name)):
@@ -203,7 +212,6 @@ def _material(name: str, entry: Any, refs: dict, src: str, lines: _Lines) -> Mat
             raise ConfigError(f"material {name} lacks the required key {key!r}", source=src,
                               where=lines.where(base), fix=f"add {key}: ...")
     linkers = entry["linkers"]
-    from zifsim.structures.linkers import linker_table
     if not isinstance(linkers, dict) or not linkers:
         raise ConfigError(f"linkers of {name} must map linker -> count per metal", source=src,
                           where=lines.where(f"{base}.linkers"), fix="e.g. linkers: {im: 1.75, bim: 0.25}")

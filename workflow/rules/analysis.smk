@@ -9,7 +9,7 @@
 rule analyse_run:
     """Coordination, Lindemann, RDF/PDF, pores and thermo summary of one MD run."""
     output:
-        **_analysis_outputs(f"{RESULTS}/analysis/{{material}}/{{protocol}}/rep{{replica}}"),
+        **analysis_outputs(f"{RESULTS}/analysis/{{material}}/{{protocol}}/rep{{replica}}"),
         figures=report(
             directory(f"{RESULTS}/report/figures/{{material}}/{{protocol}}/rep{{replica}}"),
             patterns=["{figure}.png"],
@@ -22,9 +22,9 @@ rule analyse_run:
     input:
         run=rules.md.output.complete,
     params:
-        rundir=lambda w: run_dir(w.material, w.protocol, w.replica),
-        out=lambda w: analysis_dir(w.material, w.protocol, w.replica),
-        options=analysis_options(),
+        rundir=lambda w: PLAN.run_dir(w.material, w.protocol, w.replica),
+        out=lambda w: PLAN.analysis_dir(w.material, w.protocol, w.replica),
+        options=PLAN.analysis_options(),
     log:
         f"{RESULTS}/logs/analysis/{{material}}/{{protocol}}/rep{{replica}}.log",
     threads: step("analysis")["threads"]
@@ -53,8 +53,8 @@ rule analyse_imported:
     input:
         path=lambda w: os.path.expanduser(IMPORTED[w.imported]["path"]),
     params:
-        out=lambda w: imported_analysis_dir(w.imported),
-        options=analysis_options(),
+        out=lambda w: PLAN.imported_analysis_dir(w.imported),
+        options=PLAN.analysis_options(),
         material=lambda w: IMPORTED[w.imported]["material"],
     log:
         f"{RESULTS}/logs/analysis/imported/{{imported}}.log",

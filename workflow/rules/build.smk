@@ -9,11 +9,11 @@ rule build_cell:
         cif=f"{RESULTS}/cells/{{material}}/cell.cif",
         validation=f"{RESULTS}/cells/{{material}}/validation.json",
     input:
-        cif=lambda w: [material_source(w.material)] if w.material in config["custom_materials"] else [],
+        cif=lambda w: PLAN.cell_inputs(w.material),
     params:
-        source=lambda w: material_source(w.material),
-        options=lambda w: cell_options(w.material),
-        out=lambda w: cell_dir(w.material),
+        source=lambda w: PLAN.material_source(w.material),
+        options=lambda w: PLAN.cell_options(w.material),
+        out=lambda w: PLAN.cell_dir(w.material),
     log:
         f"{RESULTS}/logs/build/{{material}}.log",
     threads: step("build")["threads"]

@@ -11,25 +11,42 @@
 # resubmission through `retries` — simply runs `zifsim run` again on the same
 # directory and the run resumes.
 #
-# Provider.  `provider_options` (common.smk) passes the provider chosen for the
-# material by zifsim.potentials.choice.choose_provider (config `provider: auto`:
-# ReaxFF when its file is found and covers the elements, else the MLIP) and the
-# reason, which `zifsim run` records in RUNDIR/metadata.json ("provider_choice").
+# The run spec.  `runspec` writes the plan's RunSpec of the run
+# (zifsim.workflow: material, cell, protocol file, seed and the provider choice
+# with what was requested, what runs, why and whether it is a fallback) to
+# RUNDIR/runspec.json; `zifsim run --spec` runs exactly that and records it in
+# RUNDIR/metadata.json.  A changed spec (e.g. another ReaxFF file) reruns both.
+
+
+localrules:
+    runspec,
+
+
+rule runspec:
+    """The plan's spec of one MD run (read by zifsim run --spec)."""
+    output:
+        spec=f"{RESULTS}/runs/{{material}}/{{protocol}}/rep{{replica}}/runspec.json",
+    params:
+        spec=lambda w: run_spec(w).to_json(),
+    run:
+        from zifsim.fileio import atomic_open
+
+        with atomic_open(output.spec) as fh:
+            fh.write(params.spec)
 
 
 rule md:
-    """Run one MD protocol on one cell with one seed (zifsim run)."""
+    """Run one MD protocol on one cell with one seed (zifsim run --spec)."""
     output:
         complete=touch(f"{RESULTS}/runs/{{material}}/{{protocol}}/rep{{replica}}/run.complete"),
     input:
-        cell=f"{RESULTS}/cells/{{material}}/cell.extxyz",
-        protocol=lambda w: protocol_file(w.protocol),
-        forcefield=lambda w: forcefield_inputs(w.material),
+        spec=rules.runspec.output.spec,
+        cell=lambda w: run_spec(w).cell,
+        protocol=lambda w: run_spec(w).protocol_file,
+        forcefield=lambda w: PLAN.forcefield_inputs(w.material),
     params:
-        rundir=lambda w: run_dir(w.material, w.protocol, w.replica),
-        seed=lambda w: seed_of(w.replica),
-        provider=lambda w: provider_options(w.material),
-        launcher=mpi_prefix("md"),
+        rundir=lambda w: PLAN.run_dir(w.material, w.protocol, w.replica),
+        launcher=PLAN.mpi_prefix("md"),
     log:
         f"{RESULTS}/logs/md/{{material}}/{{protocol}}/rep{{replica}}.log",
     threads: step("md")["threads"]
@@ -37,7 +54,5 @@ rule md:
     resources:
         **slurm_resources("md"),
     shell:
-        "OMP_NUM_THREADS={threads} {params.launcher}{ZIFSIM} run {input.cell:q}"
-        " --protocol {input.protocol:q} --out {params.rundir:q}"
-        " {params.provider}"
-        " --seed {params.seed} --threads {threads} >> {log:q} 2>&1"
+        "OMP_NUM_THREADS={threads} {params.launcher}{ZIFSIM} run --spec {input.spec:q}"
+        " --out {params.rundir:q} --threads {threads} >> {log:q} 2>&1"

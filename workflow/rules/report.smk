@@ -34,9 +34,9 @@ rule report:
             labels={"plot": "{plot}"},
         ),
     input:
-        summaries=[f"{d}/summary.json" for d in all_analysis_dirs()],
+        summaries=[f"{d}/summary.json" for d in PLAN.analysis_dirs()],
     params:
-        adirs=all_analysis_dirs(),
+        adirs=PLAN.analysis_dirs(),
         out=f"{RESULTS}/report",
     log:
         f"{RESULTS}/logs/report.log",
@@ -56,7 +56,6 @@ rule run_table:
             category="Runs",
         ),
     input:
-        complete=[f"{run_dir(m, p, r)}/run.complete"
-                  for m in MATERIALS for p in PROTOCOLS for r in REPLICAS],
+        complete=[f"{d}/run.complete" for d in PLAN.run_dirs()],
     script:
         "../scripts/run_table.py"

@@ -4,8 +4,11 @@ Called by the ``run_table`` rule (Snakemake ``script:``); also usable as
 ``python workflow/scripts/run_table.py OUT.csv RUNDIR/metadata.json ...``.
 Columns: material, protocol, replica, seed, threads, status, stages,
 stages_complete, wall_s (sum over stages), timesteps, timesteps_per_s, lammps,
-provider (what ran, e.g. mlip:chgnet-0.3.0+d3bj) and provider_reason (why: the
-"provider_choice" record of zifsim run, e.g. a fallback from a missing ReaxFF file).
+provider (what ran, e.g. mlip:chgnet-0.3.0+d3bj), provider_reason (why: the
+"provider_choice" record of zifsim run, e.g. a fallback from a missing ReaxFF file),
+provider_requested and provider_fallback. Material, protocol and replica come from
+the run's metadata.json (the workflow's run spec), else from the results layout
+(zifsim.layout.parse_run_dir).
 """
 
 import csv
@@ -13,9 +16,11 @@ import json
 import sys
 from pathlib import Path
 
+from zifsim.layout import parse_run_dir
+
 COLUMNS = ["material", "protocol", "replica", "seed", "threads", "status", "stages",
            "stages_complete", "wall_s", "timesteps", "timesteps_per_s", "lammps", "provider",
-           "provider_reason", "run_dir"]
+           "provider_reason", "provider_requested", "provider_fallback", "run_dir"]
 
 
 def _first(d: dict, *keys):
@@ -28,8 +33,12 @@ def _first(d: dict, *keys):
 def row(metadata_path: Path) -> dict:
     meta = json.loads(metadata_path.read_text())
     rundir = metadata_path.parent
-    # results/runs/<material>/<protocol>/rep<k>/metadata.json
-    replica, protocol, material = rundir.name, rundir.parent.name, rundir.parent.parent.name
+    spec = meta.get("runspec") or {}
+    key = parse_run_dir(rundir)
+    material = spec.get("material") or meta.get("material") or (key.material if key else None)
+    protocol = spec.get("protocol") or (key.protocol if key else None)
+    replica = spec.get("replica") or (key.replica if key else None)
+    choice = meta.get("provider_choice") or {}
     stages = meta.get("stages") or []
     wall, steps = 0.0, 0
     for stage in stages:
@@ -47,7 +56,7 @@ def row(metadata_path: Path) -> dict:
     return {
         "material": material,
         "protocol": protocol,
-        "replica": replica.removeprefix("rep"),
+        "replica": replica,
         "seed": meta.get("seed"),
         "threads": meta.get("threads"),
         "status": meta.get("status"),
@@ -58,7 +67,9 @@ def row(metadata_path: Path) -> dict:
         "timesteps_per_s": round(steps / wall, 3) if wall > 0 else None,
         "lammps": lammps,
         "provider": _first(meta.get("provider") or {}, "name", "kind"),
-        "provider_reason": _first(meta.get("provider_choice") or {}, "reason"),
+        "provider_reason": _first(choice, "reason"),
+        "provider_requested": _first(choice, "requested"),
+        "provider_fallback": choice.get("fallback"),
         "run_dir": str(rundir),
     }
 

@@ -40,6 +40,9 @@ class PerStage(FrameAnalysis):
         self.factory = factory
         self.by_stage: dict[str, FrameAnalysis] = {}
 
+    def _prepare(self, frame: Frame) -> None:
+        self.by_stage = {}  # a new run starts with no stages
+
     def _single_frame(self, frame: Frame) -> None:
         if frame.stage not in self.by_stage:
             self.by_stage[frame.stage] = self.factory()

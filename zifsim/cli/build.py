@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 import time
@@ -95,7 +96,8 @@ def run(args) -> int:
         else:
             from zifsim.registry import load_registry
             cell = build_material(args.material, supercell=supercell, min_width=args.min_width,
-                                  elements=elements, registry=load_registry(args.registry))
+                                  elements=elements, registry=load_registry(args.registry),
+                                  relaxer=default_relaxer)
         cell.write(out, elements)
         print(format_report(cell.report))
         print(f"wrote {out}/cell.data, cell.extxyz, cell.cif, validation.json")
@@ -114,7 +116,7 @@ def run(args) -> int:
         t0 = time.monotonic()
         try:
             cell = build_material(material.name, supercell=supercell, min_width=args.min_width,
-                                  elements=elements, registry=registry)
+                                  elements=elements, registry=registry, relaxer=default_relaxer)
             cell.write(out / material.name, elements)
             cells[material.name] = cell
             status = "ok" if cell.passed else "INVALID"
@@ -149,3 +151,11 @@ def _list_materials(registry_path) -> int:
         print(f"{m.name:<20s} {m.formula:<24s} {m.topology or '-':<6s} {str(m.provider):<8s} "
               f"{len(m.experiment):>5d}  {src}")
     return 0
+
+
+@functools.lru_cache(maxsize=1)
+def default_relaxer():
+    """The MLIP (CHGNet + D3) that relaxes net-built and "place then relax" cells, built once,
+    only when a cell needs it (a cached or committed cell does not)."""
+    from zifsim.potentials.mlip import MLIPProvider
+    return MLIPProvider()

@@ -23,10 +23,12 @@ from zifsim import __version__
 from zifsim.errors import ConfigError, SimulationError, StructureError
 from zifsim.fileio import atomic_open, check_input_file, check_output_dir, lammps_path, write_json
 from zifsim.structures.io import default_type_order, lammps_data_text, read_structure
-from zifsim.potentials.base import ForceProvider, get_provider
+from zifsim.potentials.base import ForceProvider
+from zifsim.potentials.factory import get_provider
 from zifsim.protocols.loader import Protocol, load_protocol, stage_fingerprint
+from zifsim.seeds import DEFAULT_SEED, check_seed
 from zifsim.engine import interrupt
-from zifsim.engine.lammps_loader import mpi_world, new_lammps
+from zifsim.lammps_loader import mpi_world, new_lammps
 from zifsim.engine.lock import RunLock
 from zifsim.engine.stage import THERMO_COLUMNS, RunContext, StageRunner
 from zifsim.engine.plots import plot_run_thermo
@@ -92,9 +94,11 @@ def provider_identity(meta: dict) -> dict:
 
 def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
                  provider: ForceProvider | str | dict | None, out_dir: str | os.PathLike,
-                 seed: int = 12345, threads: int = 1, progress_interval_s: float = 20.0,
+                 seed: int = DEFAULT_SEED, threads: int = 1, progress_interval_s: float = 20.0,
                  source: str | None = None,
-                 provider_choice: dict[str, Any] | None = None) -> dict[str, Any]:
+                 provider_choice: dict[str, Any] | None = None,
+                 material: str | None = None,
+                 run_spec: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run ``protocol`` on ``atoms`` with ``provider`` into the run directory ``out_dir``.
 
     Parameters
@@ -103,12 +107,15 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
     protocol : a :class:`Protocol`, a protocol name (``configs/protocols``) or a YAML path.
     provider : a ForceProvider or a spec (``"reaxff"``, ``{"kind": "reaxff", "file": ...}``).
     out_dir : run directory (created; an existing one is resumed).
-    seed : velocity seed (stage i uses ``seed + 7919 i``).
+    seed : velocity seed >= 1 (stage i uses :func:`zifsim.seeds.stage_seed`: ``seed + 7919 i``).
     threads : OpenMP threads per MPI rank (``-sf omp -pk omp N``).
     progress_interval_s : seconds between progress lines.
     source : where the cell came from (recorded in metadata).
     provider_choice : which provider was chosen and why (``ProviderChoice.metadata()`` of
-        :mod:`zifsim.potentials.choice`), recorded as ``"provider_choice"`` in metadata.json.
+        :mod:`zifsim.potentials.choice`: requested, used, reason, fallback, material ...),
+        recorded whole as ``"provider_choice"`` in metadata.json.
+    material : registry (or workflow) name of the material, recorded as ``"material"``.
+    run_spec : the workflow's :class:`zifsim.workflow.RunSpec` as a dict, recorded as ``"runspec"``.
 
     Returns the run-level metadata dict. Raises SimulationError on a blow-up
     (the failed stage keeps its data and says ``"status": "failed"``).
@@ -122,8 +129,7 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
     if atoms.cell.rank != 3 or not all(atoms.pbc):
         raise StructureError("the cell must be fully periodic with three cell vectors", source=source,
                              fix="give a crystal cell (CIF / extxyz with a Lattice, or LAMMPS data)")
-    if int(seed) <= 0:
-        raise ConfigError(f"seed must be a positive integer, got {seed}", where="seed", fix="use --seed 1 or larger")
+    seed = check_seed(seed)
     comm, rank, size = mpi_world()
     out = Path(out_dir)
     lammps_path(out / "00-x" / "restart.0", "--out")   # refuse up front what LAMMPS cannot take
@@ -144,8 +150,11 @@ def run_protocol(atoms: Atoms, protocol: Protocol | str | os.PathLike | dict,
                 if not (out / "input.data").exists():
                     with atomic_open(out / "input.data") as fh:
                         fh.write(data_text)
+            record = {"material": material or atoms.info.get("name"),
+                      **({"provider_choice": dict(provider_choice)} if provider_choice else {}),
+                      **({"runspec": dict(run_spec)} if run_spec else {})}
             return _run_stages(atoms, protocol, provider, out, dirs, type_elements, data_sha, seed, threads,
-                               progress_interval_s, source, provider_choice, comm, rank, size)
+                               progress_interval_s, source, record, comm, rank, size)
     finally:
         if lock is not None:
             lock.release()
@@ -176,7 +185,7 @@ def _check_resume(out: Path, meta_path: Path, data_sha: str, provider: ForceProv
 
 
 def _run_stages(atoms, protocol, provider, out, dirs, type_elements, data_sha, seed, threads,
-                progress_interval_s, source, provider_choice, comm, rank, size) -> dict[str, Any]:
+                progress_interval_s, source, record, comm, rank, size) -> dict[str, Any]:
     meta_path = out / "metadata.json"
     ctx = RunContext(provider=provider, units=unit_system(provider.units), type_elements=type_elements,
                      natoms=len(atoms), seed=int(seed), threads=int(threads), comm=comm, rank=rank,
@@ -185,7 +194,7 @@ def _run_stages(atoms, protocol, provider, out, dirs, type_elements, data_sha, s
             "cell": {"source": source, "formula": atoms.get_chemical_formula(), "natoms": len(atoms),
                      "type_elements": type_elements},
             "input_sha256": data_sha, "provider": provider.metadata(),
-            **({"provider_choice": dict(provider_choice)} if provider_choice else {}),
+            **record,
             "protocol": protocol.to_dict(),
             "seed": int(seed), "threads": int(threads), "mpi_ranks": size,
             "thermo_columns": THERMO_COLUMNS + ["stage"],

@@ -25,10 +25,12 @@ import numpy as np
 from zifsim import __version__
 from zifsim.errors import SimulationError
 from zifsim.fileio import atomic_open, lammps_path, write_json
+from zifsim.potentials.base import ForceProvider
 from zifsim.protocols.loader import stage_fingerprint
 from zifsim.protocols.stages import Minimise, Segment, Stage
+from zifsim.seeds import DEFAULT_SEED, stage_seed
 from zifsim.engine import interrupt
-from zifsim.engine.lammps_loader import new_lammps
+from zifsim.lammps_loader import new_lammps
 from zifsim.engine.units import UnitSystem
 
 log = logging.getLogger("zifsim.engine")
@@ -44,11 +46,11 @@ HALT_EVERY_STEPS = 10
 @dataclass
 class RunContext:
     """What every stage of a run shares."""
-    provider: Any
+    provider: ForceProvider
     units: UnitSystem
     type_elements: list[str]
     natoms: int
-    seed: int = 12345
+    seed: int = DEFAULT_SEED
     threads: int = 1
     comm: Any = None
     rank: int = 0
@@ -208,7 +210,7 @@ class StageRunner:
                 f"dump_modify zs_traj element {' '.join(ctx.type_elements)} sort id format float %.8g"]
         if chunk.start > 0:
             cmds += [f"variable zs_skip equal \"step=={chunk.start}\"", "dump_modify zs_traj skip v_zs_skip"]
-        if st.bonds_every_fs and hasattr(ctx.provider, "output_commands"):
+        if st.bonds_every_fs:
             cmds += ctx.provider.output_commands(self.dir / "bonds.chunk", self.steps(st.bonds_every_fs))
         return cmds
 
@@ -220,7 +222,7 @@ class StageRunner:
                        "zs_nan": ("(pe!=pe)||(temp!=temp)", "the energy or temperature became NaN"),
                        "zs_hot": (f"temp>{runaway:.6g}",
                                   f"temperature runaway above {runaway:.0f} K (target max {tmax:.0f} K)")}
-        for i, (expr, msg) in enumerate(getattr(ctx.provider, "failure_checks", lambda: [])()):
+        for i, (expr, msg) in enumerate(ctx.provider.failure_checks()):
             self.checks[f"zs_model{i}"] = (expr, msg)
         cmds = [f"variable {k} equal \"{expr}\"" for k, (expr, _) in self.checks.items()]
         cmds.append(f"variable zs_bad equal \"{'+'.join('v_' + k for k in self.checks)}\"")
@@ -347,7 +349,7 @@ class StageRunner:
         record: list[str] = []
         lmp = self._new_lammps()
         try:
-            if hasattr(ctx.provider, "prepare") and ctx.root:
+            if ctx.root:
                 ctx.provider.prepare(self.dir)
             ctx.barrier()
             self._issue(lmp, self._start_commands(self.input_data, False, self._needs_triclinic()), record)
@@ -463,7 +465,7 @@ class StageRunner:
             lmp = self._new_lammps()
             failure = None
             try:
-                if hasattr(ctx.provider, "prepare") and ctx.root:
+                if ctx.root:
                     ctx.provider.prepare(self.dir)
                 ctx.barrier()
                 from_restart = chunk.start > 0
@@ -479,7 +481,7 @@ class StageRunner:
                     v = self.stage.velocity
                     if v == "create" or (v == "auto" and not self._has_velocities(lmp)):
                         t_init = seg.T_start_K if seg.T_start_K is not None else 300.0
-                        self._issue(lmp, [f"velocity all create {t_init:.10g} {self.ctx.seed + 7919 * self.index} "
+                        self._issue(lmp, [f"velocity all create {t_init:.10g} {stage_seed(self.ctx.seed, self.index)} "
                                           "mom yes rot yes dist gaussian loop geom"], record)
                 self._issue(lmp, self._ensemble_commands(seg, chunk), record)
                 self._issue(lmp, self._deform_commands(seg, chunk, ref), record)
@@ -595,14 +597,10 @@ class StageRunner:
 
     def _provider_failure(self) -> str | None:
         """Error recorded by a Python-side model during the last run (``raise_if_failed`` hook)."""
-        for obj in (self.ctx.provider, getattr(self.ctx.provider, "bridge", None)):
-            check = getattr(obj, "raise_if_failed", None)
-            if check is None:
-                continue
-            try:
-                check()
-            except SimulationError as exc:
-                return str(exc)
+        try:
+            self.ctx.provider.raise_if_failed()
+        except SimulationError as exc:
+            return str(exc)
         return None
 
     def _diagnose(self, lmp) -> str:

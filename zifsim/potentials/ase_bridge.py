@@ -166,7 +166,7 @@ def open_bridged_lammps(atoms, provider: Any, elements: Sequence[str], workdir) 
     """
     from pathlib import Path
 
-    from zifsim.engine.lammps_loader import new_lammps
+    from zifsim.lammps_loader import new_lammps
     from zifsim.structures.io import write_lammps_data
     data = Path(workdir) / "cell.data"
     write_lammps_data(atoms, data, list(elements))

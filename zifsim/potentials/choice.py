@@ -45,6 +45,11 @@ _FIX = ("set ZIFSIM_FORCEFIELD_DIR to the folder holding it (default ../shared/f
         "give a path, or run `zifsim forcefield fetch {name}`")
 
 
+def forcefield_fix(name: str | os.PathLike | None = None) -> str:
+    """How to make the ReaxFF file ``name`` available (one sentence, for messages)."""
+    return _FIX.format(name=re.sub(r"^ffield_", "", Path(str(name or DEFAULT_FORCEFIELD)).name))
+
+
 @dataclass(frozen=True)
 class ProviderChoice:
     """The outcome of :func:`choose_provider`.
@@ -69,7 +74,7 @@ class ProviderChoice:
     fallback: bool = False
 
     def spec(self) -> dict[str, Any]:
-        """Provider spec for :func:`zifsim.potentials.get_provider`."""
+        """Provider spec for :func:`zifsim.potentials.factory.get_provider`."""
         if self.kind == "reaxff":
             return {"kind": "reaxff", "file": self.forcefield}
         return {"kind": "mlip", "model": self.model or DEFAULT_MLIP_MODEL}
@@ -87,6 +92,20 @@ class ProviderChoice:
         data["used"] = data.pop("kind")
         data["label"] = self.label
         return data
+
+    @classmethod
+    def from_metadata(cls, data: dict[str, Any]) -> "ProviderChoice":
+        """The choice recorded by :meth:`metadata` (e.g. in a workflow ``runspec.json``)."""
+        try:
+            return cls(requested=str(data["requested"]), kind=str(data["used"]),
+                       reason=str(data["reason"]), material=data.get("material"),
+                       forcefield=data.get("forcefield"), model=data.get("model"),
+                       fallback=bool(data.get("fallback", False)))
+        except (KeyError, TypeError) as exc:
+            raise ForceFieldError(f"provider choice record lacks {exc}",
+                                  where="provider_choice",
+                                  fix="write it with ProviderChoice.metadata() "
+                                      "(zifsim.workflow.plan does)") from None
 
 
 @dataclass(frozen=True)
@@ -152,8 +171,7 @@ def _formula_elements(formula: str) -> set[str]:
 def material_elements(material: Any) -> set[str]:
     """Element symbols of a registry material (name or :class:`zifsim.registry.Material`):
     the metal plus every atom of its linkers (from ``zifsim/data/linkers.yaml``)."""
-    from zifsim.registry import get_material
-    from zifsim.structures.linkers import linker_table
+    from zifsim.registry import get_material, linker_table
 
     mat = get_material(material) if isinstance(material, str) else material
     table = linker_table()
@@ -189,7 +207,8 @@ def _registry_provider(material: Any) -> tuple[str, str | None, bool]:
 def choose_provider(requested: str = "auto", material: Any = None,
                     elements: Iterable[str] | None = None,
                     forcefield: str | os.PathLike | None = None,
-                    key: str = "forcefield", check_mlip: bool = True) -> ProviderChoice:
+                    key: str = "forcefield", check_mlip: bool = True,
+                    model: str | None = None) -> ProviderChoice:
     """Decide which force provider runs ``material`` (see the module docstring).
 
     Parameters
@@ -202,6 +221,7 @@ def choose_provider(requested: str = "auto", material: Any = None,
         default ``ffield_ZnN_2016``.
     key : config key (``forcefield``) or CLI option (``--forcefield``) named in errors.
     check_mlip : raise when the MLIP is chosen but torch/chgnet are not installed.
+    model : MLIP model to use when the MLIP runs (default: the registry entry's, else chgnet).
 
     Raises :class:`ForceFieldError` for ``reaxff`` with a missing or non-covering
     file, and when the MLIP is needed but not installed.
@@ -210,8 +230,8 @@ def choose_provider(requested: str = "auto", material: Any = None,
         raise ForceFieldError(f"unknown provider {requested!r}",
                               fix=f"use one of {', '.join(REQUESTS)}")
     name = str(forcefield or DEFAULT_FORCEFIELD)
-    fetch_name = re.sub(r"^ffield_", "", Path(name).name)
     reg_kind, reg_model, in_registry = _registry_provider(material)
+    reg_model = model or reg_model
     mat_name = material if isinstance(material, str) or material is None else material.name
     if elements is None and in_registry:
         elements = material_elements(material)
@@ -227,7 +247,7 @@ def choose_provider(requested: str = "auto", material: Any = None,
             raise ForceFieldError(
                 f"{prov_key}: {reason}, but the MLIP ({model}) is not installed",
                 fix='install it with `pip install -e ".[mlip]"`'
-                    + (f", or make ReaxFF available: {_FIX.format(name=fetch_name)}"
+                    + (f", or make ReaxFF available: {forcefield_fix(name)}"
                        if fallback else ""))
         return ProviderChoice(requested, "mlip", reason, mat_name, None, model, fallback)
 
@@ -242,7 +262,7 @@ def choose_provider(requested: str = "auto", material: Any = None,
         if not status.found:
             raise ForceFieldError(
                 f"{ff_key}: ReaxFF file '{name}' not found at {status.looked_at}",
-                fix=_FIX.format(name=fetch_name)
+                fix=forcefield_fix(name)
                 + "; or use provider: auto to fall back to the MLIP")
         if status.problem:
             raise ForceFieldError(f"{ff_key}: {status.problem}",

@@ -52,7 +52,7 @@ class UnregisteredForceFieldWarning(UserWarning):
 
 
 @functools.lru_cache(maxsize=1)
-def load_registry() -> dict[str, dict[str, Any]]:
+def load_forcefield_registry() -> dict[str, dict[str, Any]]:
     """Known parameter sets by registry name (e.g. ``"ZnN_2016"``)."""
     try:
         data = yaml.safe_load(REGISTRY_PATH.read_text())
@@ -67,7 +67,7 @@ def load_registry() -> dict[str, dict[str, Any]]:
 
 def registry_entry(name_or_sha: str) -> dict[str, Any] | None:
     """Registry entry by name (``ZnN_2016`` or ``ffield_ZnN_2016``) or sha256; ``None`` if unknown."""
-    for name, entry in load_registry().items():
+    for name, entry in load_forcefield_registry().items():
         if name_or_sha in (name, entry.get("file"), entry.get("sha256")):
             return entry
     return None
@@ -272,7 +272,7 @@ class ReaxFFProvider(ForceProvider):
         target = spec.pop("file", None) or spec.pop("path", None)
         spec.pop("path", None)
         if target is None:
-            target = next(iter(load_registry().values()))["file"]
+            target = next(iter(load_forcefield_registry().values()))["file"]
         for key in ("control", "qeq"):
             if spec.get(key) is not None and not isinstance(spec[key], dict):
                 raise ConfigError(f"provider.{key} must be a mapping, got {spec[key]!r}",
@@ -402,7 +402,7 @@ def fetch_forcefield(name: str, url: str | None = None, dest_dir: str | os.PathL
     import threading
     entry = registry_entry(name)
     if entry is None:
-        known = ", ".join(load_registry())
+        known = ", ".join(load_forcefield_registry())
         raise ForceFieldError(f"unknown force field {name!r}", where="name",
                               fix=f"choose one of: {known}")
     dest_dir = Path(dest_dir).expanduser() if dest_dir else settings.forcefield_dir()
@@ -461,7 +461,7 @@ def list_forcefields(folder: str | os.PathLike | None = None) -> list[dict[str, 
     """Registry entries with their local state: present, path, checksum verified."""
     folder = Path(folder).expanduser() if folder else settings.forcefield_dir()
     rows = []
-    for name, entry in load_registry().items():
+    for name, entry in load_forcefield_registry().items():
         path = folder / entry["file"]
         present = path.is_file()
         rows.append({"name": name, "file": entry["file"], "elements": " ".join(entry["elements"]),

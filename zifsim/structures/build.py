@@ -71,12 +71,15 @@ def build_from_file(path: str | Path, name: str | None = None, supercell=None,
 
 def build_material(name: str, supercell=None, min_width: float | None = None,
                    elements: list[str] | None = None, registry=None,
-                   require_valid: bool = True) -> Cell:
+                   require_valid: bool = True, relaxer=None) -> Cell:
     """Build registry material ``name`` (e.g. ``"ZIF-4"``, ``"ZIF-62"``) as a validated :class:`Cell`.
 
     A name that is an existing file path is built with :func:`build_from_file`.
     ``supercell`` = (na, nb, nc) or ``min_width`` (Å) enlarge the cell;
-    ``elements`` sets the LAMMPS type order.
+    ``elements`` sets the LAMMPS type order. ``relaxer`` is the force model (or a
+    zero-argument factory of it, called only when needed) for materials built from a
+    net or by "place then relax", e.g. ``zifsim.potentials.mlip.MLIPProvider``; the
+    relaxed cells are cached (:func:`zifsim.structures.nets.cache_dir`).
     """
     if registry is None and Path(str(name)).suffix.lower() in (".cif", ".extxyz", ".xyz", ".data") \
             and Path(str(name)).exists():
@@ -85,12 +88,12 @@ def build_material(name: str, supercell=None, min_width: float | None = None,
     from zifsim.registry import load_registry
     registry = registry or load_registry()
     material = registry.get(name)
-    cell = _build_unit(material, registry)
+    cell = _build_unit(material, registry, relaxer)
     cell.elements = elements
     return _finish(cell, supercell, min_width, require_valid, f"material {material.name}")
 
 
-def _build_unit(material, registry) -> Cell:
+def _build_unit(material, registry, relaxer=None) -> Cell:
     """The registry material's base cell (no supercell), validated against its linkers."""
     src = material.source
     if src is None:
@@ -116,9 +119,9 @@ def _build_unit(material, registry) -> Cell:
         provenance = {"source": f"cif:{src['cif']}", "sha256": sha256_of(path),
                       "reference_density_gcm3": round(density_gcm3(atoms), 5), "steps": steps}
     elif "net" in src:
-        atoms, provenance = _build_net(material, src)
+        atoms, provenance = _build_net(material, src, relaxer)
     else:  # parent (+ substitution)
-        parent = _build_unit(registry.get(src["parent"]), registry)
+        parent = _build_unit(registry.get(src["parent"]), registry, relaxer)
         atoms = parent.atoms
         provenance = {"source": f"parent:{parent.name}", "parent": parent.provenance}
         if src.get("supercell") is not None:
@@ -131,7 +134,8 @@ def _build_unit(material, registry) -> Cell:
             atoms, info = substitute_linkers(atoms, spec["from"], spec["to"], float(spec["x"]),
                                              order=spec.get("order", "ordered"),
                                              seed=int(spec.get("seed", 0)), source=material.name,
-                                             relax=bool(spec.get("relax", False)))
+                                             relax=bool(spec.get("relax", False)),
+                                             provider=relaxer)
             provenance["linker_substitution"] = info
         if "metal" in sub:
             from zifsim.structures.substitute import substitute_metal
@@ -163,7 +167,7 @@ def parent_supercell(atoms: Atoms, spec, source: str | None = None) -> Atoms:
                      fix="e.g. supercell: [5, 1, 1] or [[1, 1, 1], [1, 0, -1], [0, 2, -1]]")
 
 
-def _build_net(material, src) -> tuple[Atoms, dict]:
+def _build_net(material, src, relaxer=None) -> tuple[Atoms, dict]:
     try:
         from zifsim.structures import nets
     except ImportError:
@@ -177,7 +181,7 @@ def _build_net(material, src) -> tuple[Atoms, dict]:
                              where=f"materials.{material.name}.source.net",
                              fix="update zifsim.structures.nets")
     kwargs = {k: v for k, v in src.items() if k != "net"}
-    atoms = builder(src["net"], **kwargs)
+    atoms = builder(src["net"], **kwargs, provider=relaxer)
     net_info = {k: atoms.info[k] for k in ("source", "relaxed") if k in atoms.info}
     atoms, steps = prepare_structure(atoms, source=f"net {src['net']}")
     return atoms, {"source": f"net:{src['net']}", "net_args": kwargs, "net_info": net_info,

@@ -16,27 +16,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 
 import numpy as np
-import yaml
 from ase import Atoms
 
 from zifsim.errors import StructureError
+from zifsim.registry import linker_table
 from zifsim.structures.chemistry import CH_AROMATIC_A, CH_METHYL_A
 from zifsim.structures.neighbours import neighbour_pairs
 from zifsim.structures.topology import BondGraph, bond_graph, unwrapped_positions
 
 #: closest (Å) a newly placed H may come to any atom other than its carbon
 H_CLASH_A = 1.5
-
-
-@lru_cache(maxsize=1)
-def linker_table() -> dict[str, dict]:
-    """The linker definitions of ``zifsim/data/linkers.yaml`` (name -> entry)."""
-    text = resources.files("zifsim.data").joinpath("linkers.yaml").read_text()
-    return yaml.safe_load(text)
 
 
 def identify(heavy_counts: dict[str, int]) -> str | None:

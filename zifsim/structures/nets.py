@@ -394,13 +394,29 @@ def cache_dir() -> Path:
     return base / "nets"
 
 
+def need_relaxer(provider: Any, what: str = "the cell") -> Any:
+    """The force model that relaxes a cell: ``provider``, or ``provider()`` when it is a
+    factory (so a cache hit need not build it). Structures sit below the force providers
+    in the layers (docs/architecture.md), so the caller passes the model, e.g.
+    ``zifsim.potentials.mlip.MLIPProvider()`` (CHGNet + D3); ``zifsim build`` does."""
+    if provider is None:
+        raise ConfigError(f"relaxing {what} needs a force model and none was given",
+                          where="provider",
+                          fix="pass provider=zifsim.potentials.mlip.MLIPProvider() (CHGNet + D3), "
+                              "or build it with `zifsim build NAME --out DIR`")
+    if callable(provider) and not hasattr(provider, "metadata"):
+        provider = provider()
+    return provider
+
+
 def relax_cell(atoms: Atoms, provider: Any = None, fmax: float = 0.05, steps: int = 400,
                optimizer: str = "FIRE", log: str | None = None, cell: bool = True) -> dict[str, Any]:
     """Relax positions and cell of ``atoms`` in place with an MLIP (hydrostatic 0 bar).
 
     Parameters
     ----------
-    provider : an :class:`~zifsim.potentials.mlip.MLIPProvider` (default CHGNet, 1 thread).
+    provider : the relaxing model, e.g. :class:`zifsim.potentials.mlip.MLIPProvider` (CHGNet + D3),
+        or a zero-argument factory of one (:func:`need_relaxer`); required.
     fmax : force (eV/Å) and scaled-stress convergence criterion.
     steps : maximum optimiser steps.
     optimizer : ``"FIRE"`` or ``"BFGS"`` (ASE optimisers on a FrechetCellFilter).
@@ -415,9 +431,7 @@ def relax_cell(atoms: Atoms, provider: Any = None, fmax: float = 0.05, steps: in
     from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS, FIRE
 
-    if provider is None:
-        from zifsim.potentials.mlip import MLIPProvider
-        provider = MLIPProvider()
+    provider = need_relaxer(provider)
     provider.check_elements(atoms.get_chemical_symbols())
     atoms.calc = provider.calculator
     filt = FrechetCellFilter(atoms) if cell else atoms
@@ -450,7 +464,8 @@ def build_net_cell(net: str, metal: str = "Zn", linker: str = "im", relax: bool 
     net : ``"dia-c"`` (Cd(im)2), ``"dia"`` or ``"zni"`` (ZIF-zni).
     metal : tetrahedral metal on the vertices (Zn, Co, Cu, Cd, Fe ...).
     linker : only ``"im"`` (imidazolate) is supported.
-    relax : relax with ``provider`` (default CHGNet) to ``fmax`` eV/Å, at most ``steps``.
+    relax : relax with ``provider`` (required then, e.g. ``MLIPProvider()``) to ``fmax`` eV/Å,
+        at most ``steps``.
     offset : extra shift of the second net of ``dia-c`` (conventional-cell fractions);
         ``None``: :data:`DIA_C_DEFAULT_OFFSET` for dia-c, none otherwise.
     primitive : build in the primitive cell (dia-c: M4(im)8, 76 atoms; zni: M16(im)32, 304).
@@ -475,8 +490,7 @@ def build_net_cell(net: str, metal: str = "Zn", linker: str = "im", relax: bool 
         atoms.info["relaxed"] = False
         return atoms
 
-    from zifsim.potentials.mlip import MLIPProvider
-    provider = provider or MLIPProvider()
+    provider = need_relaxer(provider, f"the {net} cell of {metal}(im)2")
     key = hashlib.sha256(json.dumps({
         "recipe": RECIPE_VERSION, "net": net, "metal": metal, "linker": linker,
         "offset": [float(x) for x in offset], "primitive": primitive, "fmax": fmax,
@@ -535,9 +549,7 @@ def relax_staged(atoms: Atoms, provider: Any = None, stages=STAGED_RELAX, tag: s
     Returns the relaxed, wrapped ``Atoms`` with ``info["relaxation"]``: one
     :func:`relax_cell` summary per stage (steps, energy eV, wall time s ...).
     """
-    if provider is None:
-        from zifsim.potentials.mlip import MLIPProvider
-        provider = MLIPProvider()
+    provider = need_relaxer(provider)
     stages = [dict(st) for st in stages]
     h = hashlib.sha256()
     h.update(json.dumps({"recipe": RECIPE_VERSION, "stages": stages, **_provider_key(provider)},

@@ -39,7 +39,8 @@ from ase import Atoms
 
 from zifsim.errors import InputError, StructureError
 from zifsim.structures.chemistry import METALS, MN_TARGET_A
-from zifsim.structures.linkers import find_linkers, linker_table, placed_template
+from zifsim.registry import linker_table
+from zifsim.structures.linkers import find_linkers, placed_template
 from zifsim.structures.neighbours import neighbour_pairs
 from zifsim.structures.topology import bond_graph, unwrapped_positions
 from zifsim.structures.validate import metal_coordination
@@ -101,7 +102,8 @@ def substitute_linkers(atoms: Atoms, old: str, new: str, x: float, order: str = 
     order : ``"ordered"``, ``"random"`` or ``"spread"`` (see the module docstring).
     seed : random seed of ``"random"`` and of the first ``"spread"`` site.
     relax : place then relax: accept contacts >= :data:`PLACE_MIN_CONTACT_A` (Å) and
-        relax positions and cell with ``provider`` (default CHGNet + D3) afterwards.
+        relax positions and cell with ``provider`` afterwards (required then: the relaxing
+        model or a factory of it, e.g. ``zifsim.potentials.mlip.MLIPProvider``).
     rotations : orientations about the N...N axis tried per site by ``"spread"``.
 
     ``info`` lists the replaced linkers (atom index of their N1/N3, 1-based),
