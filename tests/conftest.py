@@ -181,14 +181,19 @@ def expected_jobs() -> dict:
 
 
 def _write_ffield(path: Path, elements=("C", "H", "O", "N", "Zn")) -> Path:
-    lines = ["Reactive MD-force field: test stand-in", "2       ! Number of general parameters",
-             "50.0000 !p(boc1)", "9.5469 !p(boc2)",
+    row = " ".join(["1.0000"] * 8)
+    lines = ["Reactive MD-force field: test stand-in (layout only, no real numbers)",
+             "2       ! Number of general parameters", "50.0000 !p(boc1)", "9.5469 !p(boc2)",
              f"{len(elements)}    ! Nr of atoms; cov.r; valency;a.m;Rvdw;Epsilon;gamma;cov.r2;#",
              "            alfa;gammavdW;valency;Epsilon;Rvdw;cov.r2",
              "            cov r3;Elp;Heat inc.;13BO1;13BO2;13BO3",
              "            ov/un;val1;n.u.;val3,vval4"]
     for el in elements:
-        lines += [f" {el}   1.0 2.0 3.0", "   0.0 0.0", "   0.0 0.0", "   0.0 0.0"]
+        lines += [f" {el} {row}", f"   {row}", f"   {row}", f"   {row}"]
+    lines += ["0      ! Nr of bonds; Edis1;LPpen;n.u.;pbe1;pboc4;pboc3;pboc5;n.u.",
+              "                      pbe2;pbo3;pbo4;n.u.;pbo1;pbo2;ovcorr",
+              "0    ! Nr of off-diagonal terms", "0    ! Nr of angles", "0    ! Nr of torsions",
+              "0    ! Nr of hydrogen bonds"]
     path.write_text("\n".join(lines) + "\n")
     return path
 
