@@ -40,6 +40,31 @@ def test_dia_is_tetrahedral_and_zni_is_regularised():
     assert angles.min() > 85.0 and angles.max() < 145.0
 
 
+def test_stored_zni_embedding_is_current_and_regular():
+    """net_vertices('zni') reads the regularised embedding stored in zifsim/data (the same on
+    every machine); it must be the one for today's RCSR data and regularise settings."""
+    spec, _ = nets._resolve_net("zni")
+    assert f"zni-{nets.embedding_key(spec, True)}" in nets._stored_embeddings(), \
+        "the zni net or regularise_embedding changed: regenerate zifsim/data/net_embeddings.json"
+    cell, frac, edges = nets.net_vertices("zni")
+    lengths = np.linalg.norm((frac[edges[:, 1]] + edges[:, 2:] - frac[edges[:, 0]]) @ cell, axis=1)
+    assert lengths == pytest.approx(1.0, abs=0.02)
+    angles = nets.vertex_angles(cell, frac, edges)
+    assert angles.min() > 85.0 and angles.max() < 145.0
+
+
+@pytest.mark.slow
+def test_regularise_embedding_from_scratch():
+    """What is reproducible of the minimisation itself (its exact minimum depends on
+    floating-point rounding): every zni vertex angle ends in 85-145 deg, edges 1 +- 2 %."""
+    cell, frac, edges = nets.net_vertices("zni", regularise=False)
+    c, f = nets.regularise_embedding(cell, frac, edges)
+    lengths = np.linalg.norm((f[edges[:, 1]] + edges[:, 2:] - f[edges[:, 0]]) @ c, axis=1)
+    assert lengths == pytest.approx(1.0, abs=0.02)
+    angles = nets.vertex_angles(c, f, edges)
+    assert angles.min() > 85.0 and angles.max() < 145.0
+
+
 def _contacts(atoms, metal):
     """Shortest distance between atoms that are neither covalently bonded nor M-N bonded."""
     s = np.array(atoms.get_chemical_symbols())
