@@ -9,7 +9,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "zifsim"
 #: low to high; a module may import its own layer and the ones before it
 LAYERS = ["base", "structures", "potentials", "protocols", "engine", "analysis", "compare", "top"]
-BASE = {"errors", "settings", "fileio", "registry", "seeds", "layout", "lammps_loader", "data",
+BASE = {"errors", "settings", "fileio", "registry", "seeds", "layout", "lammps_loader", "data", "geometry",
         "__init__"}
 IMPORT = re.compile(r"^\s*(?:from|import)\s+zifsim\.(\w+)", re.M)
 

@@ -535,6 +535,13 @@ def build_net_cell(net: str, metal: str = "Zn", linker: str = "im", relax: bool 
     spec, copies = _resolve_net(net)
     if offset is None:
         offset = DIA_C_DEFAULT_OFFSET if copies == 2 else (0.0, 0.0, 0.0)
+    path = None
+    if relax:   # a cached (or committed) relaxation needs no decoration
+        provider = need_relaxer(provider, f"the {net} cell of {metal}(im)2")
+        path = net_cache_path(net, metal, provider, linker, offset, primitive, fmax, steps)
+        hit = _cached(path) if cache else None
+        if hit is not None:
+            return hit
     span = linker_span(metal)
     cell, frac, edges = net_vertices(net, offset=offset, primitive=primitive, edge=span)
     atoms = decorate(cell, frac, edges, metal)
@@ -544,22 +551,25 @@ def build_net_cell(net: str, metal: str = "Zn", linker: str = "im", relax: bool 
     if not relax:
         atoms.info["relaxed"] = False
         return atoms
-
-    provider = need_relaxer(provider, f"the {net} cell of {metal}(im)2")
-    key = hashlib.sha256(json.dumps({
-        "recipe": RECIPE_VERSION, "net": net, "metal": metal, "linker": linker,
-        "offset": [float(x) for x in offset], "primitive": primitive, "fmax": fmax,
-        "steps": steps, **_provider_key(provider)}, sort_keys=True).encode()).hexdigest()[:16]
-    path = cache_dir() / f"{metal}-im-{net}-{key}.extxyz"
-    hit = _cached(path) if cache else None
-    if hit is not None:
-        return hit
     summary = relax_cell(atoms, provider, fmax=fmax, steps=steps)
     atoms.wrap()
     atoms.info.update({"relaxed": True, "relaxation": summary})
     if cache:
         _write_cache(atoms, path)
     return atoms
+
+
+def net_cache_path(net: str, metal: str, provider: Any, linker: str = "im", offset=None,
+                   primitive: bool = True, fmax: float = 0.05, steps: int = 400) -> Path:
+    """Cache file of :func:`build_net_cell`'s relaxed cell: ``<metal>-im-<net>-<key>.extxyz``
+    in :func:`cache_dir`; the key hashes :data:`RECIPE_VERSION`, every input and the model."""
+    if offset is None:
+        offset = DIA_C_DEFAULT_OFFSET if _resolve_net(net)[1] == 2 else (0.0, 0.0, 0.0)
+    key = hashlib.sha256(json.dumps({
+        "recipe": RECIPE_VERSION, "net": net, "metal": metal, "linker": linker,
+        "offset": [float(x) for x in offset], "primitive": primitive, "fmax": fmax,
+        "steps": steps, **_provider_key(provider)}, sort_keys=True).encode()).hexdigest()[:16]
+    return cache_dir() / f"{metal}-im-{net}-{key}.extxyz"
 
 
 def _read_cache(path: Path) -> Atoms:
