@@ -67,7 +67,7 @@ class LammpsModel:
     """A provider driven in LAMMPS on one cell: single points, minimisation, NVT."""
 
     def __init__(self, provider, atoms, workdir: Path):
-        from zifsim.engine.lammps_loader import new_lammps
+        from zifsim.lammps_loader import new_lammps
         from zifsim.engine.run import lammps_data_text
         self.provider, self.workdir = provider, workdir
         workdir.mkdir(parents=True, exist_ok=True)
