@@ -188,8 +188,8 @@ def _shrunk(name: str) -> dict:
         for key in ("duration_ps", "ramp_ps", "hold_ps", "release_ps", "rest_ps", "plateau_ps"):
             if st.get(key):
                 st[key] = 0.01                           # 20 steps at 0.5 fs
-        if st.get("period_ps"):
-            st.update(period_ps=0.02, cycles=1)
+        if st.get("period_ps"):   # a 0.02 ps period: keep the shear rate sane with a small amplitude
+            st.update(period_ps=0.02, cycles=1, strain_amplitude=min(st["strain_amplitude"], 0.01))
         if "rate_K_per_ps" in st:
             st.pop("rate_K_per_ps")
             st["duration_ps"] = 0.01
@@ -206,7 +206,8 @@ def test_milling_presets_run_on_a_unit_cell(name, znn_ffield, tmp_path):
     meta = run_protocol(cell, _shrunk(name), {"kind": "reaxff", "file": str(znn_ffield)}, tmp_path / "run", seed=3)
     assert meta["status"] == "complete"
     thermo = pd.read_csv(tmp_path / "run" / "thermo.csv")
-    assert np.isfinite(thermo.pe_eV).all() and (thermo.temp_K > 0).all()
+    md = thermo[~thermo.stage.str.contains("relax") | (thermo.stage != thermo.stage.iloc[0])]
+    assert np.isfinite(thermo.pe_eV).all() and (md.temp_K > 0).all() and (md.temp_K < 2000).all()
     proto = load_protocol(name)
     press_dir = next(d for d, s in zip(proto.stage_dirs(), proto.stages) if s.type == "press")
     fixes = [c for ch in json.loads((tmp_path / "run" / press_dir / "metadata.json").read_text())
