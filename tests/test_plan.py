@@ -44,11 +44,11 @@ def test_default_config_with_reaxff(with_ffield):
     assert (p.materials, p.protocols, p.replicas) == (cfg["materials"], cfg["protocols"], [1])
     assert len(p.runs) == 4 and not p.fallback and p.notices == []
     assert {m: c.kind for m, c in p.choices.items()} == {"ZIF-4": "reaxff", "ZIF-62": "reaxff"}
-    run = p.run("ZIF-62", "shear_short", 1)
+    run = p.run("ZIF-62", "mill_press", 1)
     assert run.provider is p.choices["ZIF-62"]          # one decision per material
     assert run.provider.forcefield == str(with_ffield.resolve())
     assert run.seed == cfg["seed"] and run.cell == "results/cells/ZIF-62/cell.extxyz"
-    assert run.loaded.name == "shear_short" and run.loaded.stages
+    assert run.loaded.name == "mill_press" and run.loaded.stages
     assert p.forcefield_inputs("ZIF-4") == [str(with_ffield.resolve())]
     # schema defaults are filled in the plan's config, not in the caller's
     assert p.config["imported_runs"] == [] and p.config["custom_materials"] == {}
