@@ -144,12 +144,12 @@ def test_zeo_default_radii_are_pyzeo_lookup_table():
     assert radii_table("uff")["Zn"] != radii_table("zeo++")["Zn"]
 
 
-def test_he_porosity_is_the_probe_occupiable_volume_with_its_definition(simple_cubic):
+def test_he_porosity_is_the_probe_centre_volume_with_its_definition(simple_cubic):
     v = he_porosity(simple_cubic, spacing=0.25)
     g = GridPores(spacing=0.25).compute(simple_cubic, probes=("He",))
-    assert v == pytest.approx(g.probes_result["He"]["probe_occupiable_fraction"]["total"])
-    centre = porosity(simple_cubic, probe="He", definition="probe_centre_fraction", spacing=0.25)
-    assert centre < v  # centres only: always smaller
+    assert v == pytest.approx(g.probes_result["He"]["probe_centre_fraction"]["total"])
+    occupiable = porosity(simple_cubic, probe="He", definition="probe_occupiable_fraction", spacing=0.25)
+    assert v < occupiable  # centres only: always smaller
     with pytest.raises(InputError, match="definition"):
         porosity(simple_cubic, definition="helium")
 
@@ -172,3 +172,23 @@ def test_unknown_probe_and_radii_set_are_input_errors():
         radii_table("bondi2")
     with pytest.raises(InputError, match="no atomic radius"):
         GridPores(radii="uff").compute(Atoms("Xe", cell=[5, 5, 5], pbc=True), probes=())
+
+
+def test_workflow_config_pore_keys_become_analyse_options(ff_dir, write_ffield):
+    """analysis.pores / pore_probes / pore_radii / pore_spacing_A of the workflow config."""
+    from pathlib import Path
+
+    import yaml
+
+    from zifsim.errors import ConfigError
+    from zifsim.workflow import plan
+    write_ffield(ff_dir / "ffield_ZnN_2016")
+    cfg = yaml.safe_load((Path(__file__).resolve().parent.parent / "configs" / "config.yaml").read_text())
+    cfg["analysis"] = {**(cfg.get("analysis") or {}), "pores": False, "pore_probes": ["He", 1.4],
+                       "pore_radii": "uff", "pore_spacing_A": 0.25}
+    opts = plan(cfg).analysis_options()
+    assert "--no-pores" in opts and "--pore-probes He,1.4" in opts
+    assert "--pore-radii uff" in opts and "--pore-spacing 0.25" in opts
+    cfg["analysis"]["pore_radii"] = "bondi"
+    with pytest.raises(ConfigError, match="pore_radii"):
+        plan(cfg)

@@ -237,6 +237,14 @@ class Plan:
             opts.append(f"--window {a['lindemann_window']}")
         if a.get("probe") is not None:
             opts.append(f"--probe {shlex.quote(str(a['probe']))}")
+        if a.get("pores") is False:
+            opts.append("--no-pores")
+        if a.get("pore_probes"):
+            opts.append(f"--pore-probes {shlex.quote(','.join(str(x) for x in a['pore_probes']))}")
+        if a.get("pore_radii") is not None:
+            opts.append(f"--pore-radii {shlex.quote(a['pore_radii'])}")
+        if a.get("pore_spacing_A") is not None:
+            opts.append(f"--pore-spacing {a['pore_spacing_A']}")
         return " ".join(opts)
 
     # -------------------------------------------------------------- resources

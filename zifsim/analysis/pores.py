@@ -808,8 +808,8 @@ def porosity(system, probe="He", definition: str = "probe_occupiable_fraction", 
     """One porosity number (fraction, 0-1) of a structure, with a named definition.
 
     ``definition``: ``"probe_occupiable_fraction"`` (Ongari 2017 probe-occupiable
-    volume, the default: the volume a He atom can occupy), ``"probe_centre_fraction"``
-    (probe-accessible / probe-centre volume, Zeo++ AV + NAV) or
+    volume: the volume a probe atom can occupy, the default), ``"probe_centre_fraction"``
+    (probe-accessible / probe-centre volume, Zeo++ -vol AV + NAV) or
     ``"geometric_void_fraction"`` (probe 0). ``part``: ``"total"``, ``"accessible"``
     (percolating channels only) or ``"non_accessible"``. Radii: a :data:`RADII_SETS` name.
     """
@@ -826,11 +826,12 @@ def porosity(system, probe="He", definition: str = "probe_occupiable_fraction", 
     return g.probes_result[str(probe)][definition][part]
 
 
-def he_porosity(system, definition: str = "probe_occupiable_fraction", radii="zeo++", spacing: float = 0.25) -> float:
-    """He porosity (fraction): probe radius 1.2 Å (2.4 Å diameter, as in Gaillac 2017), all pores.
+def he_porosity(system, definition: str = "probe_centre_fraction", radii="zeo++", spacing: float = 0.25) -> float:
+    """He porosity (fraction, 0-1): probe radius 1.2 Å (2.4 Å diameter, as in Gaillac 2017), all pores.
 
-    The default definition, the probe-occupiable volume (Ongari 2017), is the one
-    compared with the He-probe porous volume of ZIF-4 (liquid 16.2 %, glass 4.8 %).
+    The default definition, the probe-centre volume (Zeo++ -vol AV + NAV), is the one
+    compared with the He-probe porous volume of ZIF-4 (liquid 16.2 %, glass 4.8 %);
+    ``definition="probe_occupiable_fraction"`` gives the Ongari 2017 probe-occupiable volume.
     """
     return porosity(system, probe="He", definition=definition, part="total", radii=radii, spacing=spacing)
 
@@ -871,7 +872,7 @@ def pore_summary(frames: dict, probe="He", out=None, title="", spacing: float = 
     result = {"probe_radii_A": {str(p): probe_radius(p) for p in probes},
               "radii_set": radii if isinstance(radii, str) else "custom",
               "definitions": DEFINITIONS,
-              "note": "compare with experiment: probe_occupiable_fraction (He, all pores) for He porous volume; "
+              "note": "compared with the He porous volume of G17: probe_centre_fraction total (He, all pores); "
                       "grid = exact hard-sphere geometry; zeo = Zeo++ via pyzeo without -ha (Di/Df ~0.1-0.2 Å "
                       "off for mixed radii). pyzeo 0.2.0's PSD extends past its own Di (docs/pores.md); "
                       "psd.csv holds the grid PSD."}

@@ -93,7 +93,8 @@ def _pores(frame_label, probe, kind, require_glass=False):
             return None
         r = (p.get("probe_radii_A") or {}).get(probe)
         what = {"occupiable_fraction": "probe-occupiable volume (Ongari 2017), all pores",
-                "probe_centre_fraction": "probe-centre volume"}.get(kind, kind.replace("_", " "))
+                "probe_centre_fraction": "probe-centre volume (Zeo++ AV + NAV), all pores"}.get(
+                    kind, kind.replace("_", " "))
         return 100 * v, None, f"{what}, probe radius {r} Å, Zeo++ radii, {frame_label} frame"
     return f
 
@@ -146,7 +147,7 @@ RULES = [
     (r"MM_.*_A", _mm_peak),
     (r"FSDP_crystal_invA", _fsdp),
     (r"FSDP_glass_invA", _fsdp_glass),
-    (r"porous_volume_glass_percent", _pores("last", "He", "occupiable_fraction", require_glass=True)),
+    (r"porous_volume_glass_percent", _pores("last", "He", "probe_centre_fraction", require_glass=True)),
     (r"void_fraction_percent", _pores("first", "X24", "occupiable_fraction")),
     (r"metal_density_per_nm3", _metal_density),
     (r"D_Zn_\d+C_FPMD_m2s", _diffusion("metal")),

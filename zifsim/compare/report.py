@@ -268,13 +268,14 @@ def _plot_psd_overlay(ax, adir: Path, label: str, s: dict) -> None:
 
 #: which pore quantity is compared with which experimental fact, and why (report.md)
 PORE_COMPARISON_NOTE = (
-    "**Pores.** The He-probe porous volume of ZIF-4 (G17: liquid 16.2 %, glass 4.8 %, RMC models, 2.4 Å "
-    "diameter He probe) is compared with the *probe-occupiable* volume fraction for a probe of radius 1.2 Å, "
-    "accessible plus isolated pockets (Ongari et al., Langmuir 2017: the volume a He atom can occupy, the "
-    "definition that matches a probe-based porous volume; the probe-centre volume would count only the "
-    "centres and reads several times lower). Zeo++ default (CCDC) radii. The theoretical void fractions of X24 "
-    "(probe 1.6 Å) are compared with the probe-occupiable fraction at r = 1.6 Å of the first frame. "
-    "Definitions: docs/pores.md.")
+    "**Pores.** The He-probe porous volume of ZIF-4 (G17 via MH22: liquid 16.2 %, glass 4.8 %, on RMC / "
+    "first-principles models with a 2.4 Å diameter He probe) is compared with the *probe-centre* volume "
+    "fraction for a probe of radius 1.2 Å, accessible plus isolated pockets: the quantity Zeo++'s -vol "
+    "reported in 2017 (AV + NAV; the probe-occupiable volume of Ongari et al., Langmuir 2017, came later and "
+    "is 4-5 times larger for ZIF-4: 40 % in the crystal). That G17 used the probe-centre volume is our "
+    "reading, not stated in the fact; pores.json holds both. Zeo++ default (CCDC) radii. The theoretical "
+    "void fractions of X24 (probe 1.6 Å) are compared with the probe-occupiable fraction at r = 1.6 Å of the "
+    "first frame. Definitions and checks: docs/pores.md.")
 
 
 # ---------------------------------------------------------------------- report
@@ -291,9 +292,9 @@ def _run_label(s: dict) -> str:
 
 
 def _porosity(s: dict) -> str:
-    """'first → last' He-probe occupiable volume (%) from the grid pore analysis."""
+    """'first → last' He probe-centre volume (%) from the grid pore analysis."""
     p = s.get("pores") or {}
-    vals = [((p.get(k) or {}).get("grid") or {}).get("occupiable_fraction", {}).get("He") for k in ("first", "last")]
+    vals = [((p.get(k) or {}).get("grid") or {}).get("probe_centre_fraction", {}).get("He") for k in ("first", "last")]
     return " → ".join(_fmt(100 * v) if v is not None else "–" for v in vals)
 
 
@@ -400,7 +401,7 @@ def write_report(adirs, out, experiments=None) -> dict:
         lines += [f"## {mat}" + (f" — {m.formula}, {m.topology}" if m is not None and m.topology else ""), ""]
         runs = [s for s in summaries if s["material"] == mat]
         lines += ["| run | frames | ρ first → last (g/cm³) | CN first → last | CN4 last | dangling linkers | "
-                  "M-N / M...M peak (Å) | He-occupiable first → last (%) | Tm (K) | Tg cool / reheat (K) |",
+                  "M-N / M...M peak (Å) | He probe-centre first → last (%) | Tm (K) | Tg cool / reheat (K) |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for s in runs:
             lines.append(
