@@ -502,3 +502,35 @@ def test_fetch_removes_orphan_parts_of_killed_fetches(znn_ffield, tmp_path, caps
     assert rc == 0
     assert not orphan.exists() and live.exists()
     assert (tmp_path / "ffield_ZnN_2016").read_bytes() == znn_ffield.read_bytes()
+
+
+# ------------------------------------------------------------------ workflow config
+@pytest.mark.parametrize("key,value,pattern", [
+    ("slurm.mpi_launcher", "srun; touch /tmp/pwned", "nothing else is accepted"),
+    ("slurm.mpi_launcher", "mpiexec -n $(reboot)", "nothing else is accepted"),
+    ("slurm.mpi_launcher", "srun --export=ALL,LD_PRELOAD=/x.so", "nothing else is accepted"),
+    ("results", "runs/out*", "(no * % { } or line breaks)"),
+    ("results", "runs/{material}", "(no * % { } or line breaks)"),
+], ids=["launcher_semicolon", "launcher_subshell", "launcher_env", "results_star", "results_braces"])
+def test_workflow_config_cannot_run_shell_code(key, value, pattern):
+    from zifsim.errors import ConfigError
+    from zifsim.workflow import plan
+    cfg = yaml.safe_load((REPO / "configs" / "config.yaml").read_text())
+    if key == "results":
+        cfg["results"] = value
+    else:
+        cfg["slurm"] = {**(cfg.get("slurm") or {}), "mpi_launcher": value}
+    with pytest.raises(ConfigError) as err:
+        plan(cfg)
+    assert f"config key '{key}' = {value!r} is not allowed" in str(err.value) and pattern in str(err.value)
+
+
+@pytest.mark.parametrize("launcher,prefix", [("srun", "srun -n 4 "), ("mpiexec -n 4", "mpiexec -n 4 "),
+                                             ("mpirun --ntasks=4", "mpirun --ntasks=4 ")])
+def test_workflow_mpi_launcher_names_and_counts_pass(launcher, prefix, ff_dir, write_ffield):
+    from zifsim.workflow import plan
+    write_ffield(ff_dir / "ffield_ZnN_2016")
+    cfg = yaml.safe_load((REPO / "configs" / "config.yaml").read_text())
+    cfg["slurm"] = {**(cfg.get("slurm") or {}), "mpi_launcher": launcher}
+    cfg["resources"] = {**(cfg.get("resources") or {}), "md": {"mpi_tasks": 4}}
+    assert plan(cfg).mpi_prefix("md") == prefix

@@ -277,10 +277,11 @@ class Plan:
         s = self.step(name)
         if s["mpi_tasks"] <= 1:
             return ""
-        launcher = self.config["slurm"]["mpi_launcher"]
+        launcher = self.config["slurm"]["mpi_launcher"]   # the schema admits a name and a count only
+        words = " ".join(shlex.quote(w) for w in launcher.split())
         if re.search(r"(^|\s)(-n|-np|--ntasks)(\s|=)", launcher):
-            return launcher + " "
-        return f"{launcher} -n {s['mpi_tasks']} "
+            return words + " "
+        return f"{words} -n {int(s['mpi_tasks'])} "
 
 
 def astuple_key(run: RunSpec) -> tuple[str, str, int]:
@@ -361,6 +362,10 @@ def config_errors(cfg: Any, schema: dict) -> list[str]:
             when = f" when mode is {mode}" if len(path) == 1 else ""
             messages.append(f"config key '{key}' must list at least {err.validator_value} "
                             f"item(s){when}")
+        elif err.validator == "pattern":
+            desc = " ".join(str(sub.get("description") or "").split())
+            messages.append(f"config key '{key}' = {err.instance!r} is not allowed"
+                            + (f": {desc}" if desc else f" (must match {err.validator_value})"))
         elif err.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
             word = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">",
                     "exclusiveMaximum": "<"}[err.validator]
