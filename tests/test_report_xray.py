@@ -80,3 +80,20 @@ def test_missing_measured_file_is_noted_not_fatal_and_reference_paths_resolve(zi
     rel = "xray/ZIF-4-glass-Gaillac2017/ZIF4glassa_31.dofr"
     if (reference_dir / rel).is_file():
         assert resolve_data_path(rel) == reference_dir / rel
+
+
+def test_workflow_config_experiments_key(ff_dir, write_ffield):
+    """The shipped config declares ZIF-4's measured glass; the plan accepts it and names a typo."""
+    from pathlib import Path
+
+    import yaml
+    from zifsim.errors import ConfigError
+    from zifsim.workflow import plan
+    write_ffield(ff_dir / "ffield_ZnN_2016")
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "config.yaml").read_text())
+    p = plan(cfg)
+    assert p.config["experiments"]["ZIF-4"]["xray_D"].endswith("ZIF4glassa_31.dofr")
+    assert p.config["experiments"]["ZIF-4"]["state"] == "glass"
+    bad = {**cfg, "experiments": {"ZIF-4": {"xray_G": "x.gr"}}}
+    with pytest.raises(ConfigError, match="experiments.ZIF-4"):
+        plan(bad)

@@ -1,6 +1,8 @@
 # Comparison with experiment over every analysis of this config: zifsim report.
 # Runs locally (quick); attached to `snakemake --report report.html`.
 
+import json
+
 
 localrules:
     report,
@@ -38,12 +40,15 @@ rule report:
     params:
         adirs=PLAN.analysis_dirs(),
         out=f"{RESULTS}/report",
+        # measured X-ray files per material (config key experiments; docs/xray.md)
+        experiments=json.dumps(config.get("experiments") or {}),
     log:
         f"{RESULTS}/logs/report.log",
     shell:
-        "{ZIFSIM} report {params.adirs:q} --out {params.out:q} > {log:q} 2>&1"
+        "{ZIFSIM} report {params.adirs:q} --out {params.out:q} --experiments {params.experiments:q}"
+        " > {log:q} 2>&1"
         " && mkdir -p {output.per_material:q}"
-        " && (cp {params.out:q}/comparison_*.png {params.out:q}/overlay_*.png"
+        " && (cp {params.out:q}/comparison_*.png {params.out:q}/overlay_*.png {params.out:q}/xray_*.png"
         " {output.per_material:q}/ 2>/dev/null || true)"
 
 
