@@ -59,7 +59,8 @@ def test_provider_is_decided_once_per_material(with_ffield, monkeypatch):
     calls = []
     real = workflow.choose_provider
     monkeypatch.setattr(workflow, "choose_provider",
-                        lambda *a, **k: calls.append(k.get("material")) or real(*a, **k))
+                        lambda *a, **k: calls.append(getattr(k["material"], "name", k["material"]))
+                        or real(*a, **k))
     cfg = {**shipped("config.yaml"), "replicas": 3}
     p = plan(cfg)
     assert len(p.runs) == 12

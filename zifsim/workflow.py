@@ -411,23 +411,23 @@ def fill_defaults(cfg: dict, schema: dict) -> dict:
 
 
 # ---------------------------------------------------------------- names
-def _registry_entries() -> dict:
-    path = settings.CONFIG_DIR / "materials.yaml"
-    if not path.is_file():
-        return {}
-    with open(path) as fh:
-        return (yaml.safe_load(fh) or {}).get("materials") or {}
+def _registry():
+    """The materials registry (configs/materials.yaml), or None when it is missing."""
+    from zifsim.registry import MATERIALS_FILE, load_registry
+    return load_registry() if MATERIALS_FILE.is_file() else None
 
 
-def available_materials() -> list[str]:
+def available_materials(registry=None) -> list[str]:
     """Material names in the registry configs/materials.yaml (empty if it is missing)."""
-    return sorted(_registry_entries())
+    registry = registry or _registry()
+    return sorted(registry.materials) if registry else []
 
 
-def material_aliases() -> dict[str, str]:
+def material_aliases(registry=None) -> dict[str, str]:
     """{alias: registry name} from the registry's ``aliases`` lists."""
-    return {alias: name for name, entry in _registry_entries().items()
-            for alias in (entry or {}).get("aliases", [])}
+    registry = registry or _registry()
+    return {alias: m.name for m in registry.materials.values() for alias in m.aliases} \
+        if registry else {}
 
 
 def available_protocols() -> list[str]:
@@ -493,10 +493,12 @@ def material_elements(cfg: dict, material: str) -> set[str] | None:
         return None
 
 
-def provider_choice(cfg: dict, material: str) -> ProviderChoice:
+def provider_choice(cfg: dict, material: str, registry=None) -> ProviderChoice:
     """The provider decision for one material of ``cfg`` (raises ForceFieldError when unusable)."""
     custom = material in cfg["custom_materials"]
-    return choose_provider(cfg["provider"], material=None if custom else material,
+    registry = registry or _registry()
+    entry = None if custom else (registry.materials.get(material) if registry else None)
+    return choose_provider(cfg["provider"], material=entry or (None if custom else material),
                            elements=material_elements(cfg, material),
                            forcefield=cfg.get("forcefield"), key="forcefield")
 
@@ -529,7 +531,9 @@ def plan(config: dict, schema_path: str | os.PathLike = SCHEMA) -> Plan:
     cfg = fill_defaults(config, schema)
     simulate = cfg["mode"] == "simulate"
     problems: list[str] = []
-    known_m, known_p, aliases = available_materials(), available_protocols(), material_aliases()
+    registry = _registry()   # read once: every name check and provider decision uses it
+    known_m, known_p = available_materials(registry), available_protocols()
+    aliases = material_aliases(registry)
     fallback_block = cfg["mlip_fallback"]
     if simulate:
         problems += _check_names("material", cfg["materials"], known_m, cfg["custom_materials"],
@@ -586,7 +590,7 @@ def plan(config: dict, schema_path: str | os.PathLike = SCHEMA) -> Plan:
     choices: dict[str, ProviderChoice] = {}
     for material in materials:
         try:
-            choices[material] = provider_choice(cfg, material)
+            choices[material] = provider_choice(cfg, material, registry)
         except ZifsimError as exc:
             problems.append(_error_line(exc))
     _raise(problems)
