@@ -191,6 +191,7 @@ class SurfaceDistance:
     def __init__(self, cell: np.ndarray, frac: np.ndarray, rad: np.ndarray, skin: float = 8.0):
         from scipy.spatial import cKDTree
         self.cell = np.asarray(cell, float)
+        self.inv = np.linalg.inv(self.cell)
         shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], float)
         widths = abs(np.linalg.det(self.cell)) / np.linalg.norm(np.cross(self.cell[[1, 2, 0]], self.cell[[2, 0, 1]]),
                                                                  axis=1)
@@ -209,6 +210,8 @@ class SurfaceDistance:
         self.r_max = float(rad.max())
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
+        f = points @ self.inv
+        points = (f - np.floor(f)) @ self.cell   # s is periodic: query inside the cell
         out = np.full(len(points), np.inf)
         for R, tree in self.groups:
             d, _ = tree.query(points, k=1, distance_upper_bound=self.skin if np.isfinite(self.skin) else np.inf)
@@ -453,11 +456,13 @@ class GridPores:
         from scipy.spatial import cKDTree
         xyz, rad, cell = self._atom_xyz, self._atom_rad, self._cell
         n_at = len(xyz)
-        shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
-        img = (xyz[None] + (shifts @ cell)[:, None]).reshape(-1, 3)
-        img_rad = np.tile(rad, 27)
-        tree = cKDTree(img)
         cut = 2 * rad.max() + 2 * t_max
+        widths = abs(np.linalg.det(cell)) / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+        m = np.ceil(cut / widths).astype(int) + 1    # enough images for every neighbour within cut
+        shifts = np.stack(np.meshgrid(*[np.arange(-k, k + 1) for k in m], indexing="ij"), axis=-1).reshape(-1, 3)
+        img = (xyz[None] + (shifts @ cell)[:, None]).reshape(-1, 3)
+        img_rad = np.tile(rad, len(shifts))
+        tree = cKDTree(img)
         counts = tree.query_ball_point(xyz, cut, return_length=True)
         if float(np.sum(counts * (counts - 1) / 2.0)) > self.max_triples:
             return None  # too many candidate windows (large pores or a large cell): grid value only
@@ -527,7 +532,7 @@ class GridPores:
         okA = np.abs(np.linalg.det(A)) > 1e-12
         uv = np.zeros((len(tri), 2))
         uv[okA] = np.linalg.solve(A[okA], bvec[okA][:, :, None])[:, :, 0]
-        inside = (uv[:, 0] > -1e-9) & (uv[:, 1] > -1e-9) & (uv.sum(axis=1) < 1 + 1e-9)
+        inside = (uv[:, 0] > -1e-6) & (uv[:, 1] > -1e-6) & (uv.sum(axis=1) < 1 + 1e-6)
         valid = good & okA & inside & (np.abs(F).max(axis=1) < 1e-6) & (q[:, 2] >= t_min) & (q[:, 2] <= t_max)
         p, tv = p[valid], q[valid, 2]
         if len(p):
@@ -540,9 +545,9 @@ class GridPores:
 
     def _upgrade_windows(self, s: np.ndarray, t_min: float, t_max: float):
         """Grid values near the exact window saddles: each grid point within half a cell
-        diagonal of a window's axis (the normal through the saddle, +-3 Å) takes the exact s
-        of the nearest axis point when larger (a point of its cell has that value), so the
-        grid sees every window at its exact bottleneck. Returns the new grid, or None when
+        diagonal of the path through a window (the normal at the saddle, then steepest ascent
+        of s into the cavities on both sides) takes the exact s of the path point when larger
+        (a point of its cell has that value), so the grid sees every window at its exact bottleneck. Returns the new grid, or None when
         there are too many candidate windows (:attr:`max_triples`)."""
         found = self._window_saddles(t_min, t_max)
         if found is None:
@@ -556,8 +561,33 @@ class GridPores:
         hv = self._cell / n[:, None]                       # grid steps (rows), Å
         rho = 0.5 * np.linalg.norm(hv.sum(axis=0)) * 1.01  # half a cell diagonal
         step = 0.5 * float(np.min(np.linalg.norm(hv, axis=1)))
+        # the path through each window: the axis (+-3 Å) and, on both sides, a hill climb of s
+        # into the cavities (26 directions, step halved when none improves; s only grows)
         u = np.arange(-3.0, 3.0 + step, step)
-        line = (p[:, None, :] + u[None, :, None] * nrm[:, None, :]).reshape(-1, 3)
+        pts = [(p[:, None, :] + u[None, :, None] * nrm[:, None, :]).reshape(-1, 3)]
+        dirs = np.array([[a, b, c] for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)
+                         if (a, b, c) != (0, 0, 0)], float)
+        dirs /= np.linalg.norm(dirs, axis=1)[:, None]
+        for sgn in (1.0, -1.0):
+            x = p + sgn * step * nrm
+            sx = self._s(x)
+            h_step = np.full(len(x), step)
+            for _ in range(60):
+                live = h_step >= 0.1 * step
+                if not live.any():
+                    break
+                xl = x[live]
+                cand = (xl[:, None, :] + h_step[live][:, None, None] * dirs[None]).reshape(-1, 3)
+                sc = self._s(cand).reshape(len(xl), len(dirs))
+                j = np.argmax(sc, axis=1)
+                best = sc[np.arange(len(xl)), j]
+                idx = np.flatnonzero(live)
+                up_ = best > sx[live] + 1e-9
+                x[idx[up_]] = cand.reshape(len(xl), len(dirs), 3)[up_, j[up_]]
+                sx[idx[up_]] = best[up_]
+                h_step[idx[~up_]] *= 0.5
+                pts.append(x[idx[up_]].copy())
+        line = np.concatenate(pts)
         val = self._s(line)
         keep = val >= t_min - self.spacing
         line, val = line[keep], val[keep]
