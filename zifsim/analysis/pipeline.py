@@ -20,7 +20,7 @@ from zifsim.analysis.base import FrameAnalysis
 from zifsim.analysis.coordination import Coordination
 from zifsim.analysis.lindemann import Lindemann, melting_estimate
 from zifsim.analysis.rdf import PartialRDF
-from zifsim.analysis.trajectory import Frame, open_source
+from zifsim.analysis.trajectory import Frame, open_source, read_run_metadata
 from zifsim.errors import InputError
 from zifsim.fileio import atomic_open, check_output_dir, write_json
 
@@ -106,14 +106,7 @@ def run_status(path: Path) -> dict:
     ``run_status`` is metadata.json's ``status`` (complete | failed | interrupted | running) or
     ``unknown`` for a folder without zifsim metadata; ``run_error`` the failed stage's reason.
     """
-    meta_path = Path(path) / "metadata.json"
-    meta = {}
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", source=meta_path, where=exc.lineno,
-                             fix="the run metadata is corrupt; re-run or repair the file") from None
+    meta = read_run_metadata(path)
     info = {"run_status": str(meta.get("status") or "unknown"), "run_error": None, "stages": {}}
     for st in meta.get("stages") or []:
         info["stages"][str(st.get("name"))] = st.get("status")

@@ -305,17 +305,24 @@ def is_run_dir(path: str | os.PathLike) -> bool:
                               or any(path.glob("[0-9][0-9]-*/traj.lammpstrj")))
 
 
+def read_run_metadata(rundir: str | os.PathLike) -> dict:
+    """``RUNDIR/metadata.json`` as a dict ({} when absent); corrupt JSON is an InputError."""
+    meta_path = Path(rundir) / "metadata.json"
+    if not meta_path.is_file():
+        return {}
+    try:
+        return json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", source=meta_path, where=exc.lineno,
+                         fix="the run metadata is corrupt; re-run or repair the file") from None
+
+
 def run_stages(rundir: str | os.PathLike) -> list[dict]:
     """Stages of a run directory in order: [{name, dir, status, direction}] (direction set later)."""
     rundir = Path(rundir)
-    meta_path = rundir / "metadata.json"
     stages = []
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", source=meta_path, where=exc.lineno,
-                             fix="the run metadata is corrupt; re-run or repair the file") from None
+    meta = read_run_metadata(rundir)
+    if meta:
         for st in meta.get("stages", []):
             sdir = rundir / st.get("dir", "")
             stages.append({"name": st.get("name", sdir.name), "dir": sdir,
