@@ -563,6 +563,8 @@ def plan(config: dict, schema_path: str | os.PathLike = SCHEMA) -> Plan:
     for i, run in enumerate(cfg["imported_runs"]):
         if not Path(os.path.expanduser(run["path"])).exists():
             problems.append(f"config key 'imported_runs[{i}].path': not found: {run['path']}")
+        if run.get("topology") and not Path(os.path.expanduser(run["topology"])).exists():
+            problems.append(f"config key 'imported_runs[{i}].topology': not found: {run['topology']}")
     _raise(problems)
 
     # every protocol the config names, loaded and validated now (not inside an MD job)

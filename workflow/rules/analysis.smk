@@ -5,6 +5,8 @@
 # plots are copied to results/report/figures/ so that `snakemake --report`
 # attaches them, one subcategory per run.
 
+from zifsim.cli.analyse import source_inputs, source_options
+
 
 rule analyse_run:
     """Coordination, Lindemann, RDF/PDF, pores and thermo summary of one MD run."""
@@ -52,9 +54,11 @@ rule analyse_imported:
         ),
     input:
         path=lambda w: os.path.expanduser(IMPORTED[w.imported]["path"]),
+        extra=lambda w: source_inputs(IMPORTED[w.imported]),
     params:
         out=lambda w: PLAN.imported_analysis_dir(w.imported),
         options=PLAN.analysis_options(),
+        source=lambda w: " ".join(shlex.quote(o) for o in source_options(IMPORTED[w.imported])),
         material=lambda w: IMPORTED[w.imported]["material"],
     log:
         f"{RESULTS}/logs/analysis/imported/{{imported}}.log",
@@ -64,6 +68,6 @@ rule analyse_imported:
         **slurm_resources("analysis"),
     shell:
         "OMP_NUM_THREADS={threads} {ZIFSIM} analyse {input.path:q} --out {params.out:q}"
-        " {params.options} --material {params.material:q} > {log:q} 2>&1"
+        " {params.options} {params.source} --material {params.material:q} > {log:q} 2>&1"
         " && mkdir -p {output.figures:q}"
         " && (cp {params.out:q}/*.png {output.figures:q}/ 2>/dev/null || true)"

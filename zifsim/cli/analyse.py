@@ -41,6 +41,11 @@ def source_options(entry: dict) -> list[str]:
     return opts
 
 
+def source_inputs(entry: dict) -> list[str]:
+    """Files besides the path itself that reading one ``imported_runs`` entry needs (its topology)."""
+    return [os.path.expanduser(str(entry["topology"]))] if entry.get("topology") else []
+
+
 def register(subparsers) -> None:
     """Add the ``analyse`` sub-command."""
     from zifsim.structures.chemistry import MN_CUTOFF_RULE
