@@ -167,6 +167,10 @@ def _quiet_stdout():
         os.close(saved[1])
 
 
+#: the 27 offsets (-1, 0, 1)^3: periodic images of a cell, neighbours of a grid point
+_OFFSETS27 = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
+
+
 class _Progress:
     """Timed progress lines on the zifsim logger (INFO) for long pore analyses."""
 
@@ -192,7 +196,7 @@ class SurfaceDistance:
         from scipy.spatial import cKDTree
         self.cell = np.asarray(cell, float)
         self.inv = np.linalg.inv(self.cell)
-        shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], float)
+        shifts = _OFFSETS27.astype(float)
         widths = abs(np.linalg.det(self.cell)) / np.linalg.norm(np.cross(self.cell[[1, 2, 0]], self.cell[[2, 0, 1]]),
                                                                  axis=1)
         fskin = skin / widths                      # skin in fractional units per axis
@@ -231,12 +235,10 @@ class SurfaceDistance:
         return out
 
 
-def _percolation(mask: np.ndarray, bridges=None):
+def _percolation(mask: np.ndarray):
     """Periodic 6-connected components of a boolean grid and which of them percolate.
 
-    ``bridges``: optional (i, j, shift) arrays of extra links between flat voxel
-    indices i -> j whose neighbour copy sits ``shift`` cells away (used at channel
-    bottlenecks the grid points miss). Returns ``(labels, percolates)``: ``labels`` (same shape, 0 = outside),
+    Returns ``(labels, percolates)``: ``labels`` (same shape, 0 = outside),
     ``percolates`` a boolean array indexed by label (True where the component wraps
     around the periodic cell, i.e. forms a channel). Components cut by the cell faces
     are joined by a union-find that carries image offsets; a component percolates
@@ -275,12 +277,6 @@ def _percolation(mask: np.ndarray, bridges=None):
         t[axis] = 1
         pairs = np.unique(np.stack([a[m], b[m]], axis=1), axis=0)
         links += [(x, y, t) for x, y in pairs]
-    if bridges is not None and len(bridges[0]):
-        flat = labels.ravel()
-        la, lb = flat[bridges[0]], flat[bridges[1]]
-        ok = (la > 0) & (lb > 0)
-        rows = np.unique(np.column_stack([la[ok], lb[ok], bridges[2][ok]]), axis=0)
-        links += [(r[0], r[1], r[2:5]) for r in rows]
     for x, y, t in links:
         rx, px = pot(x)
         ry, py = pot(y)
@@ -293,13 +289,6 @@ def _percolation(mask: np.ndarray, bridges=None):
             perc[rx] |= perc[ry]
     roots = np.array([find(i) for i in range(n + 1)])
     return labels, perc[roots] & (np.arange(n + 1) > 0)
-
-
-def _min_image(d: np.ndarray, cell: np.ndarray) -> np.ndarray:
-    """Minimum-image displacement(s) (Å) in a periodic cell (nearest of the 27 images)."""
-    f = np.atleast_2d(d) @ np.linalg.inv(cell)
-    f -= np.round(f)
-    return (f @ cell).reshape(np.shape(d))
 
 
 def _dilate(mask: np.ndarray, cell: np.ndarray, radius: float, fft_mask=None) -> np.ndarray:
@@ -416,7 +405,6 @@ class GridPores:
         lab0, perc0 = _percolation(void)
         self.void_accessible_fraction = float(perc0[lab0].mean())
         # LCD: largest included sphere, refined off-grid
-        self._xyz = None
         self.lcd_A = self._lcd(s)
         self.lis_A = self.lcd_A
         # PLD by bisection on the percolation of {s >= r}; LFPD = largest sphere on that channel
@@ -565,8 +553,7 @@ class GridPores:
         # into the cavities (26 directions, step halved when none improves; s only grows)
         u = np.arange(-3.0, 3.0 + step, step)
         pts = [(p[:, None, :] + u[None, :, None] * nrm[:, None, :]).reshape(-1, 3)]
-        dirs = np.array([[a, b, c] for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)
-                         if (a, b, c) != (0, 0, 0)], float)
+        dirs = _OFFSETS27[np.any(_OFFSETS27 != 0, axis=1)].astype(float)
         dirs /= np.linalg.norm(dirs, axis=1)[:, None]
         for sgn in (1.0, -1.0):
             x = p + sgn * step * nrm
@@ -591,7 +578,7 @@ class GridPores:
         val = self._s(line)
         keep = val >= t_min - self.spacing
         line, val = line[keep], val[keep]
-        stencil = np.array([[a, b, c] for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)])
+        stencil = _OFFSETS27
         f = line @ inv
         base = np.round(f * n).astype(int)
         flat = up.ravel()
@@ -639,13 +626,6 @@ class GridPores:
         lfpd = 2.0 * self._refine_max(self._point(int(np.argmax(masked))))
         pld = 2.0 * lo
         return pld, min(max(lfpd, pld), self.lcd_A)
-
-    def _grid_xyz(self) -> np.ndarray:
-        if getattr(self, "_xyz", None) is None:
-            n = self.grid_shape
-            f = np.stack(np.meshgrid(*[np.arange(k) / k for k in n], indexing="ij"), axis=-1).reshape(-1, 3)
-            self._xyz = f @ self._cell
-        return self._xyz
 
     def _probe(self, s: np.ndarray, probe) -> dict:
         rp = probe_radius(probe)
