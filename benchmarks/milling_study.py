@@ -147,7 +147,9 @@ def summarise(res: dict, signs: dict) -> dict:
     later = st.iloc[i0 + 1:] if i0 + 1 < len(st) else st.iloc[i0:]
     x0 = float(before.crystallinity_last if minimised else before.crystallinity)
     x1 = float(after.crystallinity_last)
-    row = {"material": res["material"], "protocol": res["protocol"],
+    val = settings.STRUCTURES_DIR / res["material"] / "validation.json"
+    rho_xray = json.loads(val.read_text()).get("density_gcm3") if val.is_file() else np.nan
+    row = {"material": res["material"], "protocol": res["protocol"], "rho_registry": rho_xray,
            "reached": reached + ("" if complete else " (unfinished)"),
            "crystal_before": "minimised (0 K)" if minimised else f"{before.stage} (300 K, 0 bar)",
            "rho_crystal_300K": d0, "rho_max": float(later.density_gcm3.max()), "rho_after": d1,
@@ -220,12 +222,32 @@ def plot(results: list[dict], out: Path) -> list[str]:
         fig.savefig(fh, format="png", dpi=90)
     plt.close(fig)
     files.append(p.name)
+    # before / at peak / after per run, the lab's direction beside it
+    table = pd.DataFrame([summarise(r, lab_signs()) for r in results])
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    x = np.arange(len(table))
+    for k, (col, lab) in enumerate((("rho_registry", "X-ray crystal"), ("rho_crystal_300K", "ReaxFF crystal before"),
+                                    ("rho_max", "max under load"), ("rho_after", "after release"))):
+        ax.bar(x + (k - 1.5) * 0.2, table[col], 0.2, label=lab)
+    for i, r in table.iterrows():
+        if r.lab_sign:
+            ax.annotate(f"lab: {r.lab_sign}", (i, 0.05), ha="center", fontsize=7, rotation=90, va="bottom", color="w")
+    ax.set_xticks(x, [f"{a}\n{b}" for a, b in zip(table.material, table.protocol)], fontsize=7)
+    ax.set_ylabel("density (g/cm³)")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    p = out / "milling_density.png"
+    with atomic_open(p, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=90)
+    plt.close(fig)
+    files.append(p.name)
     return files
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=Path, required=True, help="folder of {material}_{protocol} run folders")
+    ap.add_argument("--runs", type=Path, required=True,
+                    help="folder of {material}_{protocol} run folders (symbolic links are fine)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "milling", help="table + plots (default docs/milling)")
     ap.add_argument("--work", type=Path, default=None, help="analysis cache (default RUNS/../milling_analysis)")
     ap.add_argument("--spacing", type=float, default=0.3, help="pore grid spacing (Å)")

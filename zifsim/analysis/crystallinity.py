@@ -167,15 +167,18 @@ class BraggReference:
         self.n_window, self.share = len(hkl), float(csum[k - 1] / csum[-1])
 
 
-def crystallinity_index(system, reference) -> float:
+def crystallinity_index(system, reference, u: np.ndarray | None = None) -> float:
     """Crystallinity index X of one structure against a reference crystal (see the module doc).
 
     ``reference``: a :class:`BraggReference` or a crystal (ase.Atoms, Frame, path).
+    ``u``: the lattice matrix (``cell ≈ u @ reference cell`` up to strain) when known, e.g.
+    carried along a trajectory whose cell has deformed too far to be indexed on its own.
     """
     ref = reference if isinstance(reference, BraggReference) else BraggReference(reference)
     frame = as_frame(system)
     cell = _cell(frame)
-    u = lattice_matrix(cell, ref.cell)
+    if u is None:
+        u = lattice_matrix(cell, ref.cell)
     hkl = ref.hkl @ u.T
     on = np.abs(hkl - np.rint(hkl)).max(axis=1) < 1e-6     # all of them unless U is fractional
     if not on.any():
@@ -208,6 +211,8 @@ class Crystallinity(FrameAnalysis):
         self.reference_source = None
         self.error = None
         self._rows = []
+        self._u = None
+        self._prev_cell = None
 
     def _prepare(self, frame: Frame) -> None:
         if isinstance(self._given, BraggReference):
@@ -221,8 +226,17 @@ class Crystallinity(FrameAnalysis):
             self.reference_source = "first frame"
 
     def _single_frame(self, frame: Frame) -> None:
+        cell = _cell(frame)
         try:
-            x = crystallinity_index(frame, self.reference)
+            # follow the cell from frame to frame (box flips, strains beyond what one cell can be
+            # indexed with): integer basis change since the last frame times its lattice matrix
+            if self._u is not None:
+                t = cell @ np.linalg.inv(self._prev_cell)
+                self._u = np.rint(t) @ self._u if np.abs(t - np.rint(t)).max() < 0.3 else None
+            if self._u is None:
+                self._u = lattice_matrix(cell, self.reference.cell)
+            self._prev_cell = cell
+            x = crystallinity_index(frame, self.reference, u=self._u)
         except InputError as exc:     # a cell that does not index on the reference: NaN, said once
             x = float("nan")
             self.error = self.error or str(exc)
