@@ -194,6 +194,15 @@ def reference_rows(spacing: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _save(fig, path: Path) -> str:
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=90)
+    plt.close(fig)
+    return path.name
+
+
 def plot(results: list[dict], out: Path) -> list[str]:
     import matplotlib
     matplotlib.use("Agg")
@@ -216,18 +225,13 @@ def plot(results: list[dict], out: Path) -> list[str]:
     axes[2].set_ylabel("He-occupiable (%)\n(end of each stage)")
     axes[2].set_xlabel("time (ps)")
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    p = out / "milling_vs_time.png"
-    with atomic_open(p, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=90)
-    plt.close(fig)
-    files.append(p.name)
+    files.append(_save(fig, out / "milling_vs_time.png"))
     # before / at peak / after per run, the lab's direction beside it
     table = pd.DataFrame([summarise(r, lab_signs()) for r in results])
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     x = np.arange(len(table))
     for k, (col, lab) in enumerate((("rho_registry", "X-ray crystal"), ("rho_crystal_300K", "ReaxFF crystal before"),
-                                    ("rho_max", "max under load"), ("rho_after", "after release"))):
+                                    ("rho_max", "under load (highest stage mean)"), ("rho_after", "after release"))):
         ax.bar(x + (k - 1.5) * 0.2, table[col], 0.2, label=lab)
     for i, r in table.iterrows():
         if r.lab_sign:
@@ -235,12 +239,7 @@ def plot(results: list[dict], out: Path) -> list[str]:
     ax.set_xticks(x, [f"{a}\n{b}" for a, b in zip(table.material, table.protocol)], fontsize=7)
     ax.set_ylabel("density (g/cm³)")
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    p = out / "milling_density.png"
-    with atomic_open(p, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=90)
-    plt.close(fig)
-    files.append(p.name)
+    files.append(_save(fig, out / "milling_density.png"))
     return files
 
 
