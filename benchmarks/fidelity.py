@@ -73,7 +73,7 @@ class LammpsModel:
         workdir.mkdir(parents=True, exist_ok=True)
         self.elements = sorted(set(atoms.get_chemical_symbols()))
         data = workdir / "cell.data"
-        data.write_text(lammps_data_text(atoms, self.elements, provider.atom_style, title="fidelity"))
+        data.write_text(lammps_data_text(atoms, self.elements, title="fidelity", atom_style=provider.atom_style))
         self.real = provider.units == "real"
         lmp = new_lammps()
         lmp.commands_list([f"units {provider.units}", f"atom_style {provider.atom_style}",
