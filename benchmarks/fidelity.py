@@ -18,7 +18,8 @@ Measured per provider:
     the first glasses: change of Zn CN and RMSD of the atoms;
 (d) glass minus crystal energy per Zn against NequIP's: at the as-given geometries
     (the same atoms for every model) and after each model's capped relaxations;
-(e) cost: wall seconds per atom-step of the MD, and per call.
+(e) cost: wall seconds per atom-step of the MD, and per call;
+(f) single points on the DFT-optimised ZIF-zni and ZIF-62 cells (forces ~0 in DFT).
 
 Every provider runs in its own subprocess (``--provider NAME``) and writes
 ``OUT/NAME.json``; the parent then writes ``OUT/fidelity.csv``,
@@ -38,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -289,6 +291,43 @@ def _glasses(provider, work, res, name, n_glass_relax, glass_iter, n_glasses, sa
         print(f"[{name}] {path.stem}: E {ge:.3f} eV, {t_call:.1f} s", flush=True)
 
 
+DFT_CELLS = ("ZIF-zni_dft.cif", "ZIF-62_dft_ordered.cif")
+
+
+def run_dft_cells(name: str, out: Path) -> dict:
+    """(f) Single points on the DFT-optimised cells of ZIF-zni and ZIF-62 (forces ~0 in DFT):
+    the RMS and largest force of each model there say how far its minimum lies from DFT's,
+    on Zn imidazolates other than ZIF-4 (for NequIP an extrapolation). Writes OUT/NAME.dft.json."""
+    import ase.io
+    import torch
+
+    from zifsim import settings
+    from zifsim.potentials import get_provider
+    torch.set_num_threads(1)
+    spec = dict(PROVIDERS[name]["spec"])
+    if name == "reaxff":
+        from zifsim.potentials.reaxff import resolve_forcefield_file
+        spec["file"] = str(resolve_forcefield_file(spec["file"]))
+    else:
+        spec["threads"] = 1
+    provider = get_provider(spec)
+    rows = []
+    for cif in DFT_CELLS:
+        atoms = ase.io.read(settings.reference_dir() / "structures" / cif)
+        model = LammpsModel(provider, atoms, out / f"work-{name}" / Path(cif).stem)
+        _, e, f, t_call = model.single_point()
+        press = float(model.lmp.get_thermo("press")) * (1.01325 if model.real else 1.0)
+        model.close()
+        fn = np.linalg.norm(f, axis=1)
+        rows.append({"cell": Path(cif).stem, "natoms": len(atoms), "energy_eV": e,
+                     "force_rms_eV_A": float(np.sqrt((f ** 2).sum(axis=1).mean())),
+                     "force_max_eV_A": float(fn.max()), "pressure_GPa": press / 1e4, "call_s": t_call})
+        print(f"[{name}] {cif}: {rows[-1]}", flush=True)
+    res = {"provider": name, "dft_cells": rows, "load": os.getloadavg()[0]}
+    (out / f"{name}.dft.json").write_text(json.dumps(res, indent=1))
+    return res
+
+
 # ---------------------------------------------------------------- tables
 def _fmt(v, f="{:.3f}"):
     return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f.format(v)
@@ -359,6 +398,16 @@ def assemble(out: Path, names: list[str]) -> str:
                     f"{n},glass_rel_energy_rmse_vs_nequip,{np.sqrt(np.mean(de ** 2))},meV/atom",
                     f"{n},glass_minus_crystal_per_Zn,{dgc},eV",
                     f"{n},glass_minus_crystal_per_Zn_relaxed,{dgc_rel},eV", f"{n},glass_relax_rmsd,{rmsd},A"]
+    dft = {n: json.loads((out / f"{n}.dft.json").read_text()) for n in names
+           if (out / f"{n}.dft.json").is_file()}
+    if dft:
+        lines += ["", "| provider | DFT-optimised cell | atoms | RMS force (eV/Å; DFT ≈ 0) | largest force (eV/Å) | "
+                  "pressure (GPa) |", "|---|---|---|---|---|---|"]
+        for n, d in dft.items():
+            for r in d["dft_cells"]:
+                lines.append(f"| {PROVIDERS[n]['label']} | {r['cell']} | {r['natoms']} | {r['force_rms_eV_A']:.3f} | "
+                             f"{r['force_max_eV_A']:.2f} | {r['pressure_GPa']:.2f} |")
+                csv.append(f"{n},{r['cell']}_force_rms,{r['force_rms_eV_A']},eV/A")
     loads = ", ".join(f"{n} {d['load_start']:.1f}-{d.get('load_end', float('nan')):.1f}" for n, d in data.items())
     lines += ["", f"Load average (1 min) at start-end of each provider's run: {loads}."]
     (out / "fidelity.csv").write_text("\n".join(csv) + "\n")
@@ -389,6 +438,8 @@ def main(argv=None) -> int:
     ap.add_argument("--caps", default=None, metavar="R,N,G,I",
                     help="with --provider: crystal relax iterations, NVT steps, glasses relaxed, "
                          "glass relax iterations (default: CAPS in this file)")
+    ap.add_argument("--dft-cells", action="store_true",
+                    help="with --provider: only (f), single points on the DFT-optimised ZIF-zni / ZIF-62 cells")
     ap.add_argument("--resume", action="store_true",
                     help="with --provider: keep the stages OUT/NAME.json already holds")
     ap.add_argument("--assemble-only", action="store_true", help="only rebuild the tables from OUT/*.json")
@@ -396,6 +447,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.provider and args.dft_cells:
+        run_dft_cells(args.provider, out)
+        return 0
     if args.provider:
         caps = QUICK_CAPS if args.quick else CAPS[args.provider]
         if args.caps:
@@ -412,6 +466,8 @@ def main(argv=None) -> int:
                 n = pending.pop(0)
                 log = open(out / f"{n}.log", "w")
                 cmd = [sys.executable, __file__, "--out", str(out), "--provider", n]
+                if not args.quick:  # (f) after the rest, same subprocess slot
+                    cmd = ["bash", "-c", shlex.join(cmd) + " && " + shlex.join(cmd + ["--dft-cells"])]
                 running.append((n, subprocess.Popen(cmd + (["--quick"] if args.quick else []), stdout=log, stderr=subprocess.STDOUT,
                                                     env=env)))
             time.sleep(5)
