@@ -172,26 +172,30 @@ def _rmsd(a, b) -> float:
     return float(np.sqrt((d ** 2).sum(axis=1).mean()))
 
 
-def _glass_paths() -> list[Path]:
-    from zifsim import settings
-    return sorted((settings.reference_dir() / "structures" / "aimd-glasses").glob("ZIF4_15glass*.cif"))
-
-
-def run_provider(name: str, out: Path, caps, n_glasses: int | None = None, resume: bool = False) -> dict:
-    import ase.io
+def _provider(name: str):
+    """The provider ``name`` of :data:`PROVIDERS`, one torch thread."""
     import torch
 
-    from zifsim.engine import read_cell
     from zifsim.potentials import get_provider
     torch.set_num_threads(1)
-    relax_iter, nvt_steps, n_glass_relax, glass_iter = caps
     spec = dict(PROVIDERS[name]["spec"])
     if name == "reaxff":
         from zifsim.potentials.reaxff import resolve_forcefield_file
         spec["file"] = str(resolve_forcefield_file(spec["file"]))
     else:
         spec["threads"] = 1
-    provider = get_provider(spec)
+    return get_provider(spec)
+
+
+def _glass_paths() -> list[Path]:
+    from zifsim import settings
+    return sorted((settings.reference_dir() / "structures" / "aimd-glasses").glob("ZIF4_15glass*.cif"))
+
+
+def run_provider(name: str, out: Path, caps, n_glasses: int | None = None, resume: bool = False) -> dict:
+    from zifsim.engine import read_cell
+    relax_iter, nvt_steps, n_glass_relax, glass_iter = caps
+    provider = _provider(name)
     crystal = read_cell(ROOT / "structures" / "ZIF-4" / "cell.extxyz")
     work = out / f"work-{name}"
     res = {"provider": name, "label": PROVIDERS[name]["label"], "metadata": provider.metadata(),
@@ -299,18 +303,9 @@ def run_dft_cells(name: str, out: Path) -> dict:
     the RMS and largest force of each model there say how far its minimum lies from DFT's,
     on Zn imidazolates other than ZIF-4 (for NequIP an extrapolation). Writes OUT/NAME.dft.json."""
     import ase.io
-    import torch
 
     from zifsim import settings
-    from zifsim.potentials import get_provider
-    torch.set_num_threads(1)
-    spec = dict(PROVIDERS[name]["spec"])
-    if name == "reaxff":
-        from zifsim.potentials.reaxff import resolve_forcefield_file
-        spec["file"] = str(resolve_forcefield_file(spec["file"]))
-    else:
-        spec["threads"] = 1
-    provider = get_provider(spec)
+    provider = _provider(name)
     rows = []
     for cif in DFT_CELLS:
         atoms = ase.io.read(settings.reference_dir() / "structures" / cif)
