@@ -93,17 +93,9 @@ class LammpsModel:
 
     def state(self):
         """(atoms in tag order, pe eV, forces eV/Å) of the current LAMMPS state."""
-        from ase import Atoms
-
-        from zifsim.potentials.ase_bridge import box_cell
+        from zifsim.potentials.ase_bridge import lammps_state
         lmp = self.lmp
-        n = lmp.extract_setting("nlocal")
-        order = np.argsort(np.asarray(lmp.numpy.extract_atom("id"))[:n])
-        x = np.asarray(lmp.numpy.extract_atom("x"))[:n][order]
-        f = np.asarray(lmp.numpy.extract_atom("f"))[:n][order].astype(float)
-        typ = np.asarray(lmp.numpy.extract_atom("type"))[:n][order]
-        cell, origin = box_cell(lmp.extract_box())
-        atoms = Atoms([self.elements[t - 1] for t in typ], positions=x - origin, cell=cell, pbc=True)
+        atoms, f = lammps_state(lmp, self.elements)
         atoms.wrap()
         pe = float(lmp.get_thermo("pe"))
         if self.real:

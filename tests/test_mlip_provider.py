@@ -95,20 +95,13 @@ def _run_lammps(tmp_path, provider, atoms, elements, extra=()):
 @pytest.mark.mlip
 def test_chgnet_through_lammps_equals_calculator(tmp_path, chgnet):
     """Same positions: LAMMPS pe, forces, virial pressure == CHGNetCalculator's own (float32)."""
-    from ase import Atoms
     from ase.units import GPa
 
-    from zifsim.potentials.ase_bridge import box_cell
+    from zifsim.potentials.ase_bridge import lammps_state
     elements = ["O", "Zn"]
     lmp = _run_lammps(tmp_path, chgnet, _zno(), elements)
     lmp.command("run 0")
-    n = lmp.extract_setting("nlocal")
-    order = np.argsort(np.asarray(lmp.numpy.extract_atom("id"))[:n])
-    x = np.asarray(lmp.numpy.extract_atom("x"))[:n][order]
-    f = np.asarray(lmp.numpy.extract_atom("f"))[:n][order]
-    typ = np.asarray(lmp.numpy.extract_atom("type"))[:n][order]
-    cell, origin = box_cell(lmp.extract_box())
-    ref = Atoms([elements[t - 1] for t in typ], positions=x - origin, cell=cell, pbc=True)
+    ref, f = lammps_state(lmp, elements)
     ref.calc = chgnet.calculator
     e_ref, f_ref = ref.get_potential_energy(), ref.get_forces()
     s_ref = ref.get_stress(voigt=False)
@@ -160,16 +153,8 @@ def test_sevennet_through_lammps_equals_calculator(tmp_path):
     elements = ["O", "Zn"]
     lmp = _run_lammps(tmp_path, prov, _zno(), elements)
     lmp.command("run 0")
-    from ase import Atoms
-
-    from zifsim.potentials.ase_bridge import box_cell
-    n = lmp.extract_setting("nlocal")
-    order = np.argsort(np.asarray(lmp.numpy.extract_atom("id"))[:n])
-    x = np.asarray(lmp.numpy.extract_atom("x"))[:n][order]
-    f = np.asarray(lmp.numpy.extract_atom("f"))[:n][order]
-    cell, origin = box_cell(lmp.extract_box())
-    typ = np.asarray(lmp.numpy.extract_atom("type"))[:n][order]
-    ref = Atoms([elements[t - 1] for t in typ], positions=x - origin, cell=cell, pbc=True)
+    from zifsim.potentials.ase_bridge import lammps_state
+    ref, f = lammps_state(lmp, elements)
     ref.calc = prov.calculator
     assert lmp.get_thermo("pe") == pytest.approx(ref.get_potential_energy(), abs=1e-4)
     np.testing.assert_allclose(f, ref.get_forces(), atol=1e-4)

@@ -155,22 +155,15 @@ def test_bridge_equals_the_raw_model_on_zif4(tmp_path, nequip):
     """ZIF-4 (272 atoms): LAMMPS pe, forces and pressure tensor through fix external ==
     the TorchScript model called directly with ASE's neighbour list (float32 precision)."""
     import torch
-    from ase import Atoms
     from ase.units import GPa
 
-    from zifsim.potentials.ase_bridge import box_cell, open_bridged_lammps
+    from zifsim.potentials.ase_bridge import lammps_state, open_bridged_lammps
     atoms = _zif4()
     atoms.rattle(0.02, seed=4)
     elements = ["C", "H", "N", "Zn"]
     lmp = open_bridged_lammps(atoms, nequip, elements, tmp_path)
     lmp.commands_list(["thermo_style custom step pe press pxx pyy pzz pxy pxz pyz vol", "run 0"])
-    n = lmp.extract_setting("nlocal")
-    order = np.argsort(np.asarray(lmp.numpy.extract_atom("id"))[:n])
-    x = np.asarray(lmp.numpy.extract_atom("x"))[:n][order]
-    f = np.asarray(lmp.numpy.extract_atom("f"))[:n][order]
-    typ = np.asarray(lmp.numpy.extract_atom("type"))[:n][order]
-    cell, origin = box_cell(lmp.extract_box())
-    ref = Atoms([elements[t - 1] for t in typ], positions=x - origin, cell=cell, pbc=True)
+    ref, f = lammps_state(lmp, elements)
 
     model = nequip.model_calculator.model   # the deployed TorchScript module itself
     i, j, S = reference_edges(ref, 6.0)

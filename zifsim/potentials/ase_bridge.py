@@ -35,6 +35,24 @@ def box_cell(box: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     return cell_from_lammps_box(box[0], box[1], xy=box[2], xz=box[4], yz=box[3])
 
 
+def lammps_state(lmp: Any, elements: Sequence[str]) -> tuple[Any, np.ndarray]:
+    """(ase.Atoms in atom-id order, forces in LAMMPS force units) of a serial LAMMPS handle.
+
+    ``elements[t - 1]`` is the symbol of LAMMPS type ``t``; positions are shifted by
+    the box origin (Å) so the Atoms' cell starts at 0, as ASE expects.
+    """
+    from ase import Atoms
+
+    n = lmp.extract_setting("nlocal")
+    order = np.argsort(np.asarray(lmp.numpy.extract_atom("id"))[:n])
+    x = np.asarray(lmp.numpy.extract_atom("x"))[:n][order]
+    f = np.asarray(lmp.numpy.extract_atom("f"))[:n][order].astype(float)
+    typ = np.asarray(lmp.numpy.extract_atom("type"))[:n][order]
+    cell, origin = box_cell(lmp.extract_box())
+    atoms = Atoms([elements[t - 1] for t in typ], positions=x - origin, cell=cell, pbc=True)
+    return atoms, f
+
+
 def stress_to_virial(stress: np.ndarray, volume: float) -> list[float]:
     """LAMMPS global virial (energy units, xx yy zz xy xz yz) from an ASE stress.
 

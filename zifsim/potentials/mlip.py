@@ -47,7 +47,6 @@ dense ZIF-zni) depends on it, so D3(BJ) (Grimme et al., J. Comput. Chem.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import io
 import importlib.metadata
@@ -56,6 +55,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from zifsim.errors import ConfigError, ForceFieldError
+from zifsim.fileio import sha256_file
 from zifsim.potentials.base import ForceProvider
 
 MODELS = ("chgnet", "sevennet", "nequip")
@@ -328,7 +328,7 @@ class MLIPProvider(ForceProvider):
             except importlib.metadata.PackageNotFoundError:
                 return None
         weights = self.weights_file() if mlip_available(self.model) else None
-        sha = hashlib.sha256(weights.read_bytes()).hexdigest() if weights else None
+        sha = sha256_file(weights) if weights else None
         extra = {}
         if self.model == "nequip":
             from zifsim.potentials.nequip import model_record

@@ -39,7 +39,6 @@ are moved there, results come back as float64 numpy arrays.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
 from pathlib import Path
@@ -227,14 +226,6 @@ def model_record(path: Path | None, sha: str | None) -> dict[str, Any]:
         record["source_url"] = entry.get("url")
     return record
 
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tune_malloc() -> bool:

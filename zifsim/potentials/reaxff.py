@@ -15,7 +15,6 @@ Example
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import math
 import os
@@ -29,7 +28,7 @@ import yaml
 
 from zifsim import settings
 from zifsim.errors import ConfigError, ForceFieldError
-from zifsim.fileio import atomic_path, lammps_path
+from zifsim.fileio import atomic_path, lammps_path, sha256_file
 from zifsim.potentials.base import ForceProvider
 
 log = logging.getLogger(__name__)
@@ -72,14 +71,6 @@ def registry_entry(name_or_sha: str) -> dict[str, Any] | None:
             return entry
     return None
 
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 #: ReaxFF blocks after the atoms: (name, header lines after the count line, lines per entry,

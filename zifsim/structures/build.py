@@ -17,8 +17,9 @@ from zifsim import __version__
 from zifsim.errors import InputError, StructureError
 from zifsim.structures.cell import Cell
 from zifsim.structures.clean import clean_structure
+from zifsim.fileio import sha256_file
 from zifsim.structures.io import (CORE_MOF_DATASET, core_mof_cif, read_structure,
-                                  resolve_core_mof_entry, sha256_of)
+                                  resolve_core_mof_entry)
 from zifsim.structures.linkers import complete_hydrogens
 from zifsim.structures.supercell import make_supercell, repeats_for_width, standard_orientation
 from zifsim.structures.validate import density_gcm3, format_report, validate_structure
@@ -63,7 +64,7 @@ def build_from_file(path: str | Path, name: str | None = None, supercell=None,
     atoms, steps = prepare_structure(raw, source=str(path), disorder=disorder)
     if len(raw) > LARGE_CELL_ATOMS:
         log.info("%s: framework of %d atoms; validating ...", path, len(atoms))
-    provenance = {"source": f"file:{path.name}", "sha256": sha256_of(path),
+    provenance = {"source": f"file:{path.name}", "sha256": sha256_file(path),
                   "reference_density_gcm3": round(density_gcm3(atoms), 5), "steps": steps}
     cell = Cell(atoms, name or path.stem, provenance, elements=elements)
     return _finish(cell, supercell, min_width, require_valid, str(path))
@@ -107,7 +108,7 @@ def _build_unit(material, registry, relaxer=None) -> Cell:
         atoms, steps = prepare_structure(raw, source=f"CoRE MOF {entry}")
         # the validation compares with the density of the CoRE cell as published (3 %)
         provenance = {"source": f"core_mof:{entry}", "database": f"CoRE MOF {CORE_MOF_DATASET}",
-                      "sha256": sha256_of(path), "reference_density_gcm3": round(density_gcm3(raw), 5),
+                      "sha256": sha256_file(path), "reference_density_gcm3": round(density_gcm3(raw), 5),
                       "steps": steps}
     elif "cif" in src:
         path = Path(src["cif"])
@@ -116,7 +117,7 @@ def _build_unit(material, registry, relaxer=None) -> Cell:
             path = REPO_ROOT / path
         atoms, steps = prepare_structure(read_structure(path), source=str(path),
                                          disorder=src.get("disorder", "refuse"))
-        provenance = {"source": f"cif:{src['cif']}", "sha256": sha256_of(path),
+        provenance = {"source": f"cif:{src['cif']}", "sha256": sha256_file(path),
                       "reference_density_gcm3": round(density_gcm3(atoms), 5), "steps": steps}
     elif "net" in src:
         atoms, provenance = _build_net(material, src, relaxer)

@@ -8,7 +8,6 @@ Writers produce deterministic text (same cell -> same bytes) atomically.
 """
 from __future__ import annotations
 
-import hashlib
 import io as _io
 import logging
 import os
@@ -542,11 +541,6 @@ def prefetch_core_mof(refcodes, dataset: str = CORE_MOF_DATASET) -> list[Path]:
         for name in missing:  # not found in one pass: fall back to the package's own lookup
             core_mof_cif(name[:-4], dataset)
     return [target[f"{e}.cif"] for e in entries]
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # ----------------------------------------------------------------------------- writing
