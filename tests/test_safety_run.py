@@ -103,7 +103,9 @@ def test_sigint_stops_at_once_and_resumes_exactly(long_protocol, reference_run, 
     stop_s = time.time() - t0
     print(f"SIGINT -> exit in {stop_s:.2f} s, rc {proc.returncode}")
     assert proc.returncode == 130, err
-    assert stop_s < 5.0
+    # ~2 s on an idle machine; the bound only has to separate "stops" from "runs on to the end"
+    # (rc 130 and resume_from_step < NSTEPS below say that too), so it is loose for loaded CI
+    assert stop_s < 20.0, stop_s
     assert "run stopped by SIGINT" in err and "is resumable: run the same command again" in err
     assert "Exception ignored" not in err and "Traceback" not in err
     meta = json.loads((out / "metadata.json").read_text())
@@ -129,7 +131,7 @@ def test_second_run_into_busy_directory_refuses(long_protocol, reference_run, tm
     took = time.time() - t0
     err = capsys.readouterr().err
     assert rc == 1
-    assert took < 5.0, took
+    assert took < 20.0, took          # refused at once: no waiting on the lock (loose for a loaded machine)
     # naming the first run's pid proves it held the directory when the second was refused
     assert f"run directory {out} is in use by pid {first.pid} on host " in err and ", started " in err
     assert "fix: wait for that run to finish" in err
