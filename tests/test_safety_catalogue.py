@@ -299,10 +299,10 @@ def test_large_p1_cif_builds_fast(tmp_path, capsys):
     from zifsim.structures.io import cif_text
     cif = tmp_path / "big.cif"
     cif.write_text(cif_text(ase.io.read(REPO / "structures" / "ZIF-4" / "cell.extxyz") * (2, 2, 2), "big"))
-    t0 = time.time()
+    t0 = time.process_time()          # CPU seconds of this process: the same on a loaded machine
     rc = main(["build", str(cif), "--out", str(tmp_path / "out")])
-    took = time.time() - t0
-    print(f"2176-atom P1 CIF built in {took:.1f} s")
+    took = time.process_time() - t0
+    print(f"2176-atom P1 CIF built in {took:.1f} CPU s")
     assert rc == 0 and took < 30
     assert json.loads((tmp_path / "out" / "validation.json").read_text())["passed"]
     assert (tmp_path / "out" / "cell.data").read_text().splitlines()[2] == "2176 atoms"
