@@ -150,3 +150,29 @@ def test_cd_im2_registry_cell_shows_the_metal_metal_peaks():
     cdcd = peaks[peaks.pair == "Cd-Cd"].r_A.to_numpy()
     for target in (5.2, 6.4, 6.8):  # X25 (configs/materials.yaml MM_* facts)
         assert np.min(np.abs(cdcd - target)) < 0.25, (target, cdcd)
+
+
+def test_broadened_rdf_of_an_ideal_gas_stays_at_one_up_to_the_last_bin():
+    """Gaussian broadening (sigma 0.2 Å) must see the pairs beyond r_max: g of a random gas ~1 to r_max.
+
+    (Before: pairs searched only to r_max, so g fell to ~0.5 over the last bins.)"""
+    from ase import Atoms
+    rng = np.random.default_rng(7)
+    n, box = 3000, 24.0
+    gas = Atoms("Ar" * n, positions=rng.uniform(0, box, (n, 3)), cell=[box] * 3, pbc=True)
+    rdf = PartialRDF(r_max=8.0, dr=0.05, sigma=0.2).compute(gas)
+    g = rdf.partial("Ar", "Ar")
+    assert len(g) == len(rdf.r) == 160
+    sel = rdf.r > 2.0
+    assert np.abs(g[sel] - 1).max() < 0.04
+    assert np.mean(g[-8:]) == pytest.approx(1.0, abs=0.015)   # the last 4 sigma
+
+
+def test_broadening_kernel_longer_than_the_bins():
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3)
+    rdf = PartialRDF(r_max=0.5, dr=0.1, sigma=0.3).compute(atoms)   # 5 bins, kernel of 25
+    assert rdf.nbins == 5 and len(rdf.r) == 5 and len(rdf.partial("Cu", "Cu")) == 5
+    assert len(rdf.table) == 5
+    # far wider range: the broadened first shell (2.55 Å) holds its 12 neighbours
+    wide = PartialRDF(r_max=3.1, dr=0.02, sigma=0.1).compute(atoms)
+    assert wide.running_cn("Cu", "Cu")[-1] == pytest.approx(12.0, abs=0.05)

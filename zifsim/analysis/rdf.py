@@ -1,4 +1,4 @@
-"""Partial and total radial distribution functions g_ab(r) with freud, accumulated over frames.
+"""Partial and total radial distribution functions g_ab(r), accumulated over frames (scipy k-d tree, no freud).
 
 Pair distances come from one periodic k-d tree search per frame
 (:func:`periodic_pairs`, ghost images for any triclinic cell), histogrammed
@@ -9,9 +9,12 @@ freud.density.RDF took ~430 MB per instance at 475 bins.)
 g_ab(r) is the number of b atoms in a shell around an a atom divided by
 ``N_b/V`` times the shell volume, for like AND unlike pairs (normalisation
 N_a N_b / V, the Faber-Ziman convention; docs/xray.md), summed over frames.
-So g_ab(r) of a crystal is the same for its unit cell and any supercell, and
-g_aa -> 1 - 1/N_a (not 1) at large r in a finite cell. Any r_max in any cell:
-periodic images beyond half the cell width are counted (:func:`periodic_pairs`).
+So g_ab(r) of a crystal is the same for its unit cell and any supercell. In a finite
+cell of N_a atoms a disordered g_aa tends to 1 - 1/N_a (not 1) for r below half the
+cell width (an atom has N_a - 1 others there); beyond it the atom's own periodic images
+count too and g_aa averages back to ~1. Any r_max in any cell: periodic images beyond
+half the cell width are counted (:func:`periodic_pairs`). With ``sigma`` > 0 the pairs
+are searched to r_max + 4 sigma so the broadening near r_max sees the pairs beyond it.
 (MDAnalysis InterRDF with ``exclusion_block=(1, 1)`` divides like pairs by
 N_a (N_a - 1) instead: its g_aa is larger by N_a / (N_a - 1).)
 """
@@ -141,26 +144,31 @@ class PartialRDF(FrameAnalysis):
         self.r_max = self.nbins * self.dr
         self.masks = {e: frame.elements == e for e in elements}
         self.counts = {e: int(m.sum()) for e, m in self.masks.items()}
-        self._hist = {p: np.zeros(self.nbins) for p in self.pairs}
         self.type_index = np.array([elements.index(e) for e in frame.elements])
-        # histogram code of a pair (i, j): (t_i * nt + t_j) * nbins + bin
-        self._pair_code = (self.type_index * len(elements) * self.nbins).astype(np.int64)
-        self._type_nb = (self.type_index * self.nbins).astype(np.int64)
         self._norm = {p: 0.0 for p in self.pairs}  # sum over frames of N_a * N_b / V
         self._density = 0.0
         self.edges = np.linspace(0.0, self.r_max, self.nbins + 1)
+        # broadening: pairs counted in extra bins to r_max + 4 sigma, cut back after the convolution
+        self._half = int(np.ceil(4 * self.sigma / self.dr)) if self.sigma > 0 else 0
+        self._nb_ext = self.nbins + self._half
+        self._r_search = self._nb_ext * self.dr
+        self._hist = {p: np.zeros(self._nb_ext) for p in self.pairs}
+        # histogram code of a pair (i, j): (t_i * nt + t_j) * nb + bin, nb = the extended bin count
+        self._pair_code = (self.type_index * len(elements) * self._nb_ext).astype(np.int64)
+        self._type_nb = (self.type_index * self._nb_ext).astype(np.int64)
 
     def _single_frame(self, frame: Frame) -> None:
         vol = frame.volume
         self._density += frame.n_atoms / vol
         self._n_used += 1
-        i, j, d, ordered = periodic_pairs(frame.cell, frame.fractional(), self.r_max, unordered_ok=True)
+        nb = self._nb_ext
+        i, j, d, ordered = periodic_pairs(frame.cell, frame.fractional(), self._r_search, unordered_ok=True)
         nt = len(self.elements)
-        code = self._pair_code.take(i) + self._type_nb.take(j)  # (t_i * nt + t_j) * nbins
+        code = self._pair_code.take(i) + self._type_nb.take(j)  # (t_i * nt + t_j) * nb
         bins = (d * (1.0 / self.dr)).astype(np.int64)
-        np.minimum(bins, self.nbins - 1, out=bins)
+        np.minimum(bins, nb - 1, out=bins)
         code += bins
-        hist = np.bincount(code, minlength=nt * nt * self.nbins).reshape(nt, nt, self.nbins)
+        hist = np.bincount(code, minlength=nt * nt * nb).reshape(nt, nt, nb)
         if not ordered:  # each unordered pair counts for both directions
             hist = hist + hist.transpose(1, 0, 2)
         for a, b in self.pairs:
@@ -175,13 +183,16 @@ class PartialRDF(FrameAnalysis):
         self.partials = {}
         kernel = None
         if self.sigma > 0:  # Gaussian broadening of the pair counts (number of pairs per bin)
-            half = int(np.ceil(4 * self.sigma / self.dr))
+            half = self._half
             x = np.arange(-half, half + 1) * self.dr
             kernel = np.exp(-0.5 * (x / self.sigma) ** 2)
             kernel /= kernel.sum()
         for p in self.pairs:
             norm = self._norm[p] * shell
-            h = self._hist[p] if kernel is None else np.convolve(self._hist[p], kernel, mode="same")
+            if kernel is None:
+                h = self._hist[p][:self.nbins]
+            else:  # full convolution of the extended bins; output bin k is centred on full[k + half]
+                h = np.convolve(self._hist[p], kernel, mode="full")[self._half:self._half + self.nbins]
             self.partials[p] = np.divide(h, norm, out=np.zeros_like(norm), where=norm > 0)
         n = sum(self.counts.values())
         self.concentrations = {e: self.counts[e] / n for e in self.elements}
