@@ -239,3 +239,74 @@ def test_xray_functions_of_atoms_api():
     assert s.shape == (9,)
     r, d = pdf_D(atoms, r_max=8.0)
     np.testing.assert_allclose(d, 4 * np.pi * x.rho * r * xray_of_atoms(atoms, r_max=8.0).G)
+
+
+# ---------------------------------------------------------------------- review fixes
+def test_neighbour_count_is_the_same_for_fz_and_f2_weights():
+    """NaCl: Σ w_ab(0) = <f>²/<f²> < 1 with f2, so the integral of G + Σ w (not G + 1) counts 6 Cl per Na."""
+    atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True).repeat(3)
+    rdf = PartialRDF(r_max=6.0, dr=0.01).compute(atoms)
+    fz, f2 = XrayPDF(norm="fz").compute(rdf), XrayPDF(norm="f2").compute(rdf)
+    assert sum(f2.weights0.values()) < 0.96  # Na (11 e) and Cl (17 e): the norms differ by 4 %
+    for a, b in (("Na", "Cl"), ("Cl", "Na")):
+        assert fz.neighbours_in_peak(2.6, 3.0, a, b) == pytest.approx(6.0, abs=0.02)
+        assert f2.neighbours_in_peak(2.6, 3.0, a, b) == pytest.approx(fz.neighbours_in_peak(2.6, 3.0, a, b), rel=1e-9)
+    # G -> -Σ w_ab(0) below the shortest distance (-1 only for fz)
+    assert fz.G[fz.r < 2.0] == pytest.approx(-1.0)
+    assert f2.G[f2.r < 2.0] == pytest.approx(-sum(f2.weights0.values()))
+
+
+def test_low_q_lattice_run_twice_gives_the_same_lines():
+    from zifsim.analysis.trajectory import frame_from_atoms
+    from zifsim.analysis.xray import LowQLattice
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
+    lat = LowQLattice(q_max=3.5, dq=0.01)
+    first = {p: v.copy() for p, v in lat.compute(atoms).lines.items()}
+    assert lat.n_used == 1 and max(v.max() for v in first.values()) > 0
+    second = lat.compute(atoms).lines
+    assert lat.n_used == 1
+    for p, v in first.items():
+        np.testing.assert_array_equal(second[p], v)
+    frames = [frame_from_atoms(atoms)] * 3
+    lat3 = LowQLattice(q_max=3.5, dq=0.01, every=2)
+    a = lat3.run(frames).lines[("Cu", "Cu")].copy()
+    assert lat3.n_used == 2  # frames 0 and 2
+    np.testing.assert_array_equal(lat3.run(frames).lines[("Cu", "Cu")], a)
+    assert lat3.n_used == 2
+
+
+def test_low_q_band_used_is_recorded():
+    """q_min above the lattice's q_max: measured_D cannot use the exact band, and fit.json must say so."""
+    from zifsim.analysis.xray import xray_of_atoms
+    from zifsim.analysis.xray_data import MeasuredCurve
+    from zifsim.compare.xray_fit import model_curve
+    atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True).repeat(2)
+    x = xray_of_atoms(atoms, r_max=10.0, dr=0.02, lattice_q_max=1.5, q_max=18.0)
+    r = np.arange(1.0, 8.0, 0.05)
+    m = MeasuredCurve(x=r, y=np.zeros_like(r), kind="D", source="test.csv", kind_from="test")
+    _, proc = model_curve(x, m, q_range=(1.0, 18.0))
+    assert proc["low_q"] == "reciprocal lattice of the cell"
+    _, proc = model_curve(x, m, q_range=(2.0, 18.0))
+    assert proc["low_q"].startswith("transform of g(r)") and "1.5" in proc["low_q"]
+    _, proc = model_curve(xray_of_atoms(atoms, r_max=10.0, dr=0.02, lattice_q_max=0, q_max=18.0), m,
+                          q_range=(1.0, 18.0))
+    assert proc["low_q"] == "transform of g(r)"
+
+
+def test_direct_structure_factor_bin_count():
+    from zifsim.analysis.xray import direct_structure_factor
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
+    for q_max, dq, nb in ((1.1, 0.1, 11), (3.0, 0.05, 60), (3.6, 0.01, 360)):
+        q, s, n = direct_structure_factor(atoms, q_max=q_max, dq=dq)
+        assert len(q) == len(s) == len(n) == nb
+        assert q[-1] == pytest.approx(q_max - dq / 2)
+
+
+def test_one_default_r_window_for_api_report_and_cli():
+    import inspect
+
+    from zifsim.analysis.xray import DEFAULT_R_WINDOW, XrayPDF, structure_factor
+    from zifsim.compare.xray_fit import compare_xray, model_curve
+    assert DEFAULT_R_WINDOW == "lorch"
+    for fn in (compare_xray, model_curve, structure_factor, XrayPDF.__init__):
+        assert inspect.signature(fn).parameters["r_window"].default == DEFAULT_R_WINDOW

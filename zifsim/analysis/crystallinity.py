@@ -43,7 +43,7 @@ import numpy as np
 
 from zifsim.analysis.base import FrameAnalysis, as_frame
 from zifsim.analysis.trajectory import Frame
-from zifsim.analysis.xray import form_factor
+from zifsim.analysis.xray import amplitudes, form_factor, half_hkl
 from zifsim.errors import InputError
 
 __all__ = ["BraggReference", "Crystallinity", "crystallinity_index", "lattice_matrix"]
@@ -73,14 +73,14 @@ def _coherent(frame: Frame, qvec: np.ndarray):
     amp = np.zeros(len(qvec), complex)
     fsum = np.zeros(len(qvec))
     f2sum = np.zeros(len(qvec))
-    pos = np.asarray(frame.positions, float)
     elements = np.asarray(frame.elements)
-    for e in sorted(set(elements.tolist())):
-        sel = elements == e
+    amp_e, names = amplitudes(frame, qvec)  # Σ_j∈e exp(iG·r_j), per element
+    for e in names:
+        n_e = int((elements == e).sum())
         f = _f(e, qlen)
-        amp += f * np.exp(1j * (pos[sel] @ qvec.T)).sum(axis=0)
-        fsum += f * sel.sum()
-        f2sum += f * f * sel.sum()
+        amp += f * amp_e[e]
+        fsum += f * n_e
+        f2sum += f * f * n_e
     return np.abs(amp) ** 2 / fsum ** 2, f2sum / fsum ** 2
 
 
@@ -148,11 +148,7 @@ class BraggReference:
         frame = as_frame(crystal)
         self.cell = _cell(frame)
         self.q_lo, self.q_hi, self.n_atoms = float(q_lo), float(q_hi), frame.n_atoms
-        recip = 2 * np.pi * np.linalg.inv(self.cell).T
-        hmax = np.ceil(q_hi * np.linalg.norm(self.cell, axis=1) / (2 * np.pi)).astype(int) + 1
-        hkl = np.stack(np.meshgrid(*[np.arange(-h, h + 1) for h in hmax], indexing="ij"), -1).reshape(-1, 3)
-        first = np.argmax(hkl != 0, axis=1)
-        hkl = hkl[hkl[np.arange(len(hkl)), first] > 0]          # one of each Friedel pair, no 000
+        hkl, recip = half_hkl(self.cell, q_hi, pad=1)          # one of each Friedel pair, no 000
         q = np.linalg.norm(hkl @ recip, axis=1)
         keep = (q >= q_lo) & (q <= q_hi)
         hkl, q = hkl[keep], q[keep]

@@ -30,10 +30,16 @@ from zifsim.analysis.base import FrameAnalysis
 from zifsim.errors import InputError
 
 __all__ = ["XrayPDF", "LowQLattice", "form_factor", "xray_weights", "xray_of_atoms", "structure_factor", "pdf_D",
-           "debye_structure_factor", "direct_structure_factor", "first_sharp_peak", "lorch", "NORMS"]
+           "debye_structure_factor", "direct_structure_factor", "first_sharp_peak", "lorch", "NORMS",
+           "DEFAULT_R_WINDOW", "half_hkl", "amplitudes"]
 
 #: weight normalisations: Faber-Ziman <f>² (default) or <f²>
 NORMS = ("fz", "f2")
+
+#: r window of the model S(Q) compared with Q-space data, everywhere (XrayPDF, structure_factor,
+#: compare_xray / model_curve, the report, ``zifsim compare-xray --r-window``): Lorch, as documented
+#: (docs/xray.md); the sharp cut at r_max adds termination ripples ~sin(Q r_max)/Q to S(Q)
+DEFAULT_R_WINDOW = "lorch"
 
 
 def form_factor(element: str, q: np.ndarray) -> np.ndarray:
@@ -51,17 +57,38 @@ def lorch(q: np.ndarray, q_max: float) -> np.ndarray:
     return np.sinc(np.asarray(q, float) / q_max)
 
 
-def xray_weights(concentrations: dict, pairs, q: np.ndarray, norm: str = "fz") -> dict:
-    """X-ray weights w_ab(Q) of the unordered ``pairs`` (× 2 for a ≠ b); ``norm`` "fz" or "f2"."""
+def _f_moments(conc: dict, q: np.ndarray, norm: str = "fz"):
+    """Form factors and their moments on ``q`` (Å⁻¹): ``(f {element: f(Q)}, <f>, <f²>, denominator)``,
+    the denominator of the weights being <f>² (``norm="fz"``) or <f²> (``norm="f2"``)."""
     if norm not in NORMS:
         raise InputError(f"unknown X-ray weight normalisation {norm!r}", where="norm",
                          fix=f"use one of {', '.join(NORMS)} (docs/xray.md)")
+    f = {e: form_factor(e, q) for e in conc}
+    mean_f = sum(c * f[e] for e, c in conc.items())
+    mean_f2 = sum(c * f[e] ** 2 for e, c in conc.items())
+    return f, mean_f, mean_f2, (mean_f ** 2 if norm == "fz" else mean_f2)
+
+
+def _trapezoid_weights(q: np.ndarray) -> np.ndarray:
+    """Weights of the trapezoid rule on the (increasing) grid ``q``."""
+    w = np.zeros(len(q))
+    dq = np.diff(q)
+    w[:-1] += 0.5 * dq
+    w[1:] += 0.5 * dq
+    return w
+
+
+def _sine_transform(r: np.ndarray, q: np.ndarray, y: np.ndarray, weights=None) -> np.ndarray:
+    """``(2/π) Σ_k sin(Q_k r) y_k w_k`` on ``r``: (2/π) ∫ y(Q) sin(Qr) dQ with trapezoid weights
+    on ``q`` (default), or with the given ``weights`` (1 for a sum of lines)."""
+    w = _trapezoid_weights(q) if weights is None else weights
+    return (2 / np.pi) * np.sin(np.outer(np.asarray(r, float), q)) @ (y * w)
+
+
+def xray_weights(concentrations: dict, pairs, q: np.ndarray, norm: str = "fz") -> dict:
+    """X-ray weights w_ab(Q) of the unordered ``pairs`` (× 2 for a ≠ b); ``norm`` "fz" or "f2"."""
     q = np.atleast_1d(np.asarray(q, float))
-    f = {e: form_factor(e, q) for e in concentrations}
-    if norm == "fz":
-        denom = sum(c * f[e] for e, c in concentrations.items()) ** 2
-    else:
-        denom = sum(c * f[e] ** 2 for e, c in concentrations.items())
+    f, _, _, denom = _f_moments(concentrations, q, norm)
     return {(a, b): (1 if a == b else 2) * concentrations[a] * concentrations[b] * f[a] * f[b] / denom
             for (a, b) in pairs}
 
@@ -88,7 +115,7 @@ class XrayPDF:
     """
 
     def __init__(self, q_max: float = 24.0, dq: float = 0.01, q_min: float = 0.0, lorch: bool = False,
-                 r_window: str = "lorch", norm: str = "fz"):
+                 r_window: str = DEFAULT_R_WINDOW, norm: str = "fz"):
         self.q_max, self.dq, self.q_min, self.lorch = float(q_max), float(dq), float(q_min), bool(lorch)
         if r_window not in ("lorch", "none"):
             raise InputError(f"unknown r window {r_window!r}", where="r_window", fix="use 'lorch' or 'none'")
@@ -137,13 +164,19 @@ class XrayPDF:
         r = self.r if r is None else np.asarray(r, float)
         lat = getattr(self, "lattice", None)
         use_lattice = lat is not None and q_min > 0 and q_min <= lat.q_max
+        # what [0, q_min) came from, for the record (fit.json "low_q")
+        if use_lattice:
+            self.low_q_used = "reciprocal lattice of the cell"
+        elif lat is not None and q_min > 0:
+            self.low_q_used = (f"transform of g(r) (the lattice sum stops at {lat.q_max:g} Å⁻¹, "
+                               f"below q_min {q_min:g} Å⁻¹)")
+        else:
+            self.low_q_used = "transform of g(r)"
         q_lo = 0.0 if use_lattice else q_min
         n = max(2, int(np.ceil((q_max - q_lo) / dq)) + 1)
         q = np.linspace(q_lo, q_max, n)
         integrand = q * self.s_minus_1(q, "none") * (lorch_fn(q, q_max) if lorch else 1.0)
-        wts = np.full(n, q[1] - q[0])
-        wts[[0, -1]] *= 0.5
-        d = (2 / np.pi) * np.sin(np.outer(r, q)) @ (integrand * wts)
+        d = _sine_transform(r, q, integrand)
         if use_lattice:  # remove [0, q_min) exactly: the model's own Bragg / lattice scattering there
             d -= lat.band_D(r, 0.0, q_min, (lambda qq: lorch_fn(qq, q_max)) if lorch else None, self.norm)
         return d
@@ -154,7 +187,8 @@ class XrayPDF:
 
         ``lattice``: a concluded :class:`LowQLattice` of the same frames; with it the part of
         S(Q) below a measurement's Qmin is the exact reciprocal-lattice sum, so
-        :meth:`measured_D` with q_min > 0 does not depend on r_max either.
+        :meth:`measured_D` with q_min > 0 does not depend on r_max either (only when
+        q_min <= the lattice's q_max; :attr:`low_q_used` says what the last call used).
         """
         self.lattice = lattice
         import pandas as pd
@@ -190,15 +224,20 @@ class XrayPDF:
         return self
 
     def peak_integral(self, r_lo: float, r_hi: float) -> float:
-        """I = ∫ 4π ρ r² [G(r) + 1] dr over [r_lo, r_hi) Å: the X-ray-weighted neighbour count."""
+        """I = ∫ 4π ρ r² [G(r) + Σ w_ab(0)] dr over [r_lo, r_hi) Å: the X-ray-weighted neighbour count.
+
+        G + Σ w_ab(0) = Σ w_ab(0) g_ab for either norm (Σ w_ab(0) is 1 for "fz",
+        <f>²/<f²> for "f2").
+        """
         sel = (self.r >= r_lo) & (self.r < r_hi)
-        return float(np.sum(4 * np.pi * self.rho * self.r[sel] ** 2 * (self.G[sel] + 1.0)) * self._dr)
+        wsum = sum(self.weights0.values())
+        return float(np.sum(4 * np.pi * self.rho * self.r[sel] ** 2 * (self.G[sel] + wsum)) * self._dr)
 
     def neighbours_in_peak(self, r_lo: float, r_hi: float, a: str, b: str) -> float:
         """Number of b atoms around each a atom (CN) from the X-ray G(r) over [r_lo, r_hi) Å.
 
-        With Σ w_ab(0) = 1 (``norm="fz"``), G + 1 = Σ w_ab(0) g_ab; if only the a-b pair
-        contributes in the window, I = w_ab n_ab / c_b, so n_ab = I c_b / w_ab.
+        G + Σ w_ab(0) = Σ w_ab(0) g_ab; if only the a-b pair contributes in the window,
+        I = w_ab n_ab / c_b, so n_ab = I c_b / w_ab (the same for ``norm`` "fz" and "f2").
         """
         pair = (a, b) if (a, b) in self.weights0 else (b, a)
         return self.peak_integral(r_lo, r_hi) * self.concentrations[b] / self.weights0[pair]
@@ -207,27 +246,35 @@ class XrayPDF:
 lorch_fn = lorch
 
 
-def _lattice_vectors(cell: np.ndarray, q_max: float):
-    """Reciprocal-lattice vectors (one per Friedel pair, no Q = 0) with |Q| <= q_max, and |Q| (Å⁻¹)."""
+def half_hkl(cell: np.ndarray, q_max: float, pad: int = 0):
+    """Miller indices (one of each Friedel pair, no 000) of every reciprocal-lattice vector
+    with |Q| <= q_max (Å⁻¹) of ``cell`` (rows = vectors, Å), and the reciprocal basis
+    (rows b1, b2, b3, Å⁻¹). Not filtered by |Q|: the box ``|h_k| <= ceil(|a_k| q_max / 2π) + pad``."""
     cell = np.asarray(cell, float)
     recip = 2 * np.pi * np.linalg.inv(cell).T  # rows: b1, b2, b3 (Å⁻¹)
     # h_k = a_k . Q / 2π and |a_k . Q| <= |a_k| q_max
-    hmax = np.ceil(q_max * np.linalg.norm(cell, axis=1) / (2 * np.pi)).astype(int)
+    hmax = np.ceil(q_max * np.linalg.norm(cell, axis=1) / (2 * np.pi)).astype(int) + pad
     hkl = np.stack(np.meshgrid(*[np.arange(-h, h + 1) for h in hmax], indexing="ij"), -1).reshape(-1, 3)
     first = np.argmax(hkl != 0, axis=1)
-    hkl = hkl[hkl[np.arange(len(hkl)), first] > 0]
+    return hkl[hkl[np.arange(len(hkl)), first] > 0], recip
+
+
+def _lattice_vectors(cell: np.ndarray, q_max: float):
+    """Reciprocal-lattice vectors (one per Friedel pair, no Q = 0) with |Q| <= q_max, and |Q| (Å⁻¹)."""
+    hkl, recip = half_hkl(cell, q_max)
     qvec = hkl @ recip
     qlen = np.linalg.norm(qvec, axis=1)
     keep = (qlen <= q_max) & (qlen > 0)
     return qvec[keep], qlen[keep]
 
 
-def _amplitudes(frame, qvec, qlen):
-    """{element: Σ_j∈element exp(iQ·r_j)} on the vectors (chunked), and the element list."""
-    elements = sorted(set(frame.elements.tolist()))
+def amplitudes(frame, qvec):
+    """{element: Σ_j∈element exp(iQ·r_j)} on the vectors ``qvec`` (Å⁻¹, chunked), and the sorted element list."""
+    elements = sorted(set(np.asarray(frame.elements).tolist()))
+    pos = np.asarray(frame.positions, float)
     out = {}
     for e in elements:
-        p_e = frame.positions[frame.elements == e]
+        p_e = pos[np.asarray(frame.elements) == e]
         s = np.zeros(len(qvec), complex)
         for start in range(0, len(qvec), 20000):
             sl = slice(start, start + 20000)
@@ -250,9 +297,11 @@ class LowQLattice(FrameAnalysis):
     def __init__(self, q_max: float = 1.5, dq: float = 0.0005, every: int = 1):
         super().__init__()
         self.q_max, self.dq, self.every = float(q_max), float(dq), max(1, int(every))
-        self._seen = 0
 
     def _prepare(self, frame) -> None:
+        # every run starts afresh (a second run of the same object gives the same lines)
+        self._seen = 0
+        self._n_used = 0
         self.elements = sorted(set(frame.elements.tolist()))
         self.nbins = int(np.ceil(self.q_max / self.dq))
         self._lines = {}
@@ -262,9 +311,9 @@ class LowQLattice(FrameAnalysis):
         self._seen += 1
         if (self._seen - 1) % self.every:
             return
-        self.n_used = getattr(self, "n_used", 0) + 1
+        self._n_used += 1
         qvec, qlen = _lattice_vectors(frame.cell, self.q_max)
-        amp, _ = _amplitudes(frame, qvec, qlen)
+        amp, _ = amplitudes(frame, qvec)
         k = np.minimum((qlen / self.dq).astype(np.int64), self.nbins - 1)
         scale = 2.0 / (frame.volume * frame.n_atoms)  # x 2: one vector per Friedel pair
         for ia, a in enumerate(self.elements):
@@ -275,7 +324,7 @@ class LowQLattice(FrameAnalysis):
 
     def _conclude(self) -> None:
         self.q = (np.arange(self.nbins) + 0.5) * self.dq
-        self.n_used = getattr(self, "n_used", 0)
+        self.n_used = self._n_used
         self.lines = {p: v / max(self.n_used, 1) for p, v in self._lines.items()}
 
     @property
@@ -307,21 +356,17 @@ class LowQLattice(FrameAnalysis):
         r = np.asarray(r, float)
         sel = (self.q >= q_lo) & (self.q < q_hi)
         q = self.q[sel]
-        f = {e: form_factor(e, q) for e in self.elements}
-        mean_f = sum(self._conc[e] * f[e] for e in self.elements)
-        denom = mean_f ** 2 if norm == "fz" else sum(self._conc[e] * f[e] ** 2 for e in self.elements)
+        conc = {e: self._conc[e] for e in self.elements}
+        f, _, _, denom = _f_moments(conc, q, norm)
         strength = sum(f[a] * f[b] * v[sel] for (a, b), v in self.lines.items()) / denom  # Σ |A|²/(VN<f>²)
         m = np.ones_like(q) if modification is None else modification(q)
         # lines: ∫ Q δ(Q-|G|)/Q² (2π²) ... = 2π² strength / |G|
-        d = (2 / np.pi) * np.sin(np.outer(r, q)) @ (2 * np.pi ** 2 * strength / q * m)
+        d = _sine_transform(r, q, 2 * np.pi ** 2 * strength / q * m, weights=1.0)
         # continuous - <f²>/<f>² term, on a fine grid
         qq = np.linspace(q_lo, q_hi, max(2, int(np.ceil((q_hi - q_lo) / 0.001)) + 1))
-        ff = {e: form_factor(e, qq) for e in self.elements}
-        mf = sum(self._conc[e] * ff[e] for e in self.elements)
-        mf2 = sum(self._conc[e] * ff[e] ** 2 for e in self.elements)
-        base = -mf2 / (mf ** 2 if norm == "fz" else mf2)
+        _, _, mf2, den2 = _f_moments(conc, qq, norm)
         mm = np.ones_like(qq) if modification is None else modification(qq)
-        d += (2 / np.pi) * np.trapezoid(qq * base * mm * np.sin(np.outer(r, qq)), qq, axis=1)
+        d += _sine_transform(r, qq, qq * (-mf2 / den2) * mm)
         return d
 
 
@@ -345,7 +390,7 @@ def xray_of_atoms(system, r_max: float = 20.0, dr: float = 0.01, sigma: float = 
     return XrayPDF(**xray_kw).compute(rdf, lattice)
 
 
-def structure_factor(system, q=None, r_max: float = 20.0, dr: float = 0.01, r_window: str = "lorch",
+def structure_factor(system, q=None, r_max: float = 20.0, dr: float = 0.01, r_window: str = DEFAULT_R_WINDOW,
                      norm: str = "fz"):
     """(Q, S(Q)) of a structure: Faber-Ziman X-ray S(Q) from its partials (Q in Å⁻¹).
 
@@ -384,13 +429,14 @@ def debye_structure_factor(system, q: np.ndarray, r_max: float, r_window: str = 
     n = len(el)
     conc = {e: float(np.mean(el == e)) for e in elements}
     rho = n / frame.volume
-    f = {e: form_factor(e, q) for e in elements}
-    mean_f = sum(conc[e] * f[e] for e in elements)
-    denom = mean_f ** 2 if norm == "fz" else sum(conc[e] * f[e] ** 2 for e in elements)
+    f, _, _, denom = _f_moments(conc, q, norm)
 
     def win(x):
         return np.ones_like(x) if r_window == "none" else np.sinc(x / r_max)
 
+    # uniform-density integral ∫ 4π r² sinc(Qr) W dr (fine quadrature), the same for every pair
+    rr = np.linspace(0, r_max, 20001)
+    uniform_integral = np.trapezoid(4 * np.pi * rr ** 2 * np.sinc(np.outer(q, rr) / np.pi) * win(rr), rr, axis=1)
     total = np.zeros_like(q)
     ti = np.searchsorted(elements, el)
     for ia, a in enumerate(elements):
@@ -401,10 +447,7 @@ def debye_structure_factor(system, q: np.ndarray, r_max: float, r_window: str = 
             for start in range(0, len(dd), 20000):  # chunks keep memory small
                 chunk = dd[start:start + 20000]
                 s += (np.sinc(np.outer(q, chunk) / np.pi) * win(chunk)).sum(axis=1)
-            # uniform-density term: N ρ c_a c_b ∫ 4π r² sinc(Qr) W dr (fine quadrature)
-            rr = np.linspace(0, r_max, 20001)
-            integ = 4 * np.pi * rr ** 2 * np.sinc(np.outer(q, rr) / np.pi) * win(rr)
-            uniform = n * rho * conc[a] * conc[b] * np.trapezoid(integ, rr, axis=1)
+            uniform = n * rho * conc[a] * conc[b] * uniform_integral  # the uniform-density term
             total += f[a] * f[b] * (s - uniform)
     return 1.0 + total / (n * denom)
 
@@ -426,15 +469,13 @@ def direct_structure_factor(frame, q_max: float = 3.0, dq: float = 0.05, normali
         raise InputError(f"normalise={normalise!r}", where="normalise", fix="use 'density' or 'count'")
     frame = as_frame(frame)
     qvec, qlen = _lattice_vectors(frame.cell, q_max)
-    amp, elements = _amplitudes(frame, qvec, qlen)
+    amp, elements = amplitudes(frame, qvec)
     n = frame.n_atoms
     conc = {e: np.mean(frame.elements == e) for e in elements}
-    f_of = {e: form_factor(e, qlen) for e in elements}
+    f_of, mean_f, mean_f2, _ = _f_moments(conc, qlen)
     a_g = sum(f_of[e] * amp[e] for e in elements)
-    mean_f = sum(conc[e] * f_of[e] for e in elements)
-    mean_f2 = sum(conc[e] * f_of[e] ** 2 for e in elements)
-    edges = np.arange(0.0, q_max + dq, dq)
-    nb = len(edges) - 1
+    nb = max(1, int(round(q_max / dq)))  # (np.arange(0, q_max + dq, dq) gave an extra bin for 1.1/0.1)
+    edges = dq * np.arange(nb + 1)
     centres = 0.5 * (edges[1:] + edges[:-1])
     k = np.digitize(qlen, edges) - 1
     ok_v = (k >= 0) & (k < nb)
@@ -446,8 +487,8 @@ def direct_structure_factor(frame, q_max: float = 3.0, dq: float = 0.05, normali
         return centres[ok], sums[ok] / counts[ok], counts[ok]
     line = 2 * np.abs(a_g) ** 2 / (mean_f ** 2 * qlen ** 2)  # x 2: the Friedel mate
     sums = np.bincount(k[ok_v], line[ok_v], minlength=nb)[:nb]
-    fc = {e: form_factor(e, centres) for e in elements}
-    base = sum(conc[e] * fc[e] ** 2 for e in elements) / sum(conc[e] * fc[e] for e in elements) ** 2
+    _, mf_c, mf2_c, _ = _f_moments(conc, centres)
+    base = mf2_c / mf_c ** 2
     s = 1.0 + 2 * np.pi ** 2 / (frame.volume * n * dq) * sums - base
     return centres, s, counts
 
