@@ -97,3 +97,42 @@ def test_workflow_config_experiments_key(ff_dir, write_ffield):
     bad = {**cfg, "experiments": {"ZIF-4": {"xray_G": "x.gr"}}}
     with pytest.raises(ConfigError, match="experiments.ZIF-4"):
         plan(bad)
+
+
+def test_report_and_cli_give_the_same_rw_for_q_space_data(zif4_analysis, tmp_path):
+    """One default r window: the report (compare_xray's default) and `zifsim compare-xray` (its
+    --r-window default) process Q-space data alike, so the same model and file give the same Rw."""
+    from zifsim.cli import main
+    from zifsim.compare.xray_fit import model_from_analysis, xray_report
+    tmp, adir, _ = zif4_analysis
+    model = model_from_analysis(adir)
+    q = np.arange(0.5, 20.5, 0.02)
+    # a 'measurement' made without r window: the two windows give clearly different Rw
+    fk = tmp_path / "zif4_fk.int01"
+    fk.write_text("# F(Q)\n" + "\n".join(f"{a:.4f} {0.7 * b:.6f}" for a, b in zip(q, model.s_minus_1(q, "none"))))
+    s = json.loads((adir / "summary.json").read_text())
+    s["adir"] = str(adir)
+    exp = {"ZIF-4": {"xray_Fk": str(fk), "fit_range_Q": [0.6, 20.0], "state": "crystal"}}
+    rows = xray_report([s], exp, tmp_path / "rep")["ZIF-4"]["rows"]
+    rw_report = next(r["rw"] for r in rows if "rw" in r)
+    out = tmp_path / "cli"
+    assert main(["compare-xray", str(tmp / "zif4.extxyz"), str(fk), "--fit-range", "0.6", "20",
+                 "--r-max", "12", "--dr", "0.02", "--out", str(out)]) == 0
+    res = json.loads((out / "fit.json").read_text())
+    assert res["processing"]["r_window"] == "lorch"
+    assert res["rw"] > 0.02                      # the Lorch window vs data made without: not ~0
+    assert rw_report == pytest.approx(res["rw"], abs=2e-3)  # rdf.csv holds 6 significant digits
+
+
+@pytest.mark.parametrize("summary, state", [
+    ({"kind": "structure"}, "crystal"),
+    ({"kind": "run", "stage_directions": {"00-heat": "heating", "01-cool": "cooling"}, "Tm_K": 900.0}, "glass"),
+    ({"kind": "run", "stage_directions": {"00-heat": "heating", "01-hold": "isothermal"}, "Tm_K": 900.0}, "liquid"),
+    ({"kind": "run", "stage_directions": {"00-heat": "heating"}, "Tm_K": None}, "crystal"),
+    ({"kind": "run", "stage_directions": {"00-hold": "isothermal"}}, "crystal"),
+])
+def test_run_state_uses_the_words_of_the_experiments(summary, state):
+    """Every run state is one a measured `state:` can have (glass|crystal|liquid): a melt matches liquid data."""
+    from zifsim.compare.xray_fit import _run_state
+    assert _run_state(summary) == state
+    assert _run_state(summary) in ("glass", "crystal", "liquid")

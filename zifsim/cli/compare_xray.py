@@ -31,8 +31,9 @@ def register(subparsers) -> None:
     p.add_argument("--dr", type=float, default=0.01, metavar="Å", help="RDF bin (default 0.01 Å)")
     p.add_argument("--sigma", type=float, default=0.0, metavar="Å",
                    help="Gaussian broadening of pair distances, for static structures (default 0)")
-    p.add_argument("--r-window", choices=["none", "lorch"], default="lorch",
-                   help="r window of the model S(Q) for Q-space data (default lorch)")
+    p.add_argument("--r-window", choices=["none", "lorch"], default=None,
+                   help="r window of the model S(Q) for Q-space data (default: "
+                        "zifsim.analysis.xray.DEFAULT_R_WINDOW, lorch, as in the report)")
     p.add_argument("--norm", choices=["fz", "f2"], default="fz", help="X-ray weights over <f>² (fz) or <f²>")
     p.add_argument("--x-unit", choices=["A", "nm"], default=None, help="x unit of MEASURED (default Å / Å⁻¹)")
     p.add_argument("--stage", default=None, help="run stage to average (default: the last)")
@@ -43,7 +44,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compare; returns the exit code. Inputs are checked before anything is written."""
-    from zifsim.analysis.xray import xray_of_atoms
+    from zifsim.analysis.xray import DEFAULT_R_WINDOW, xray_of_atoms
     from zifsim.analysis.xray_data import read_measured
     from zifsim.compare.xray_fit import compare_xray, load_frames, q_range_for, write_fit
     measured = read_measured(args.measured, kind=args.kind, x_unit=args.x_unit)
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                       norm=args.norm)
     desc["source"] = str(args.source)
     fit = compare_xray(x, measured, args.fit_range, q_range=args.q_range, lorch=args.lorch, offset=args.offset,
-                       r_window=args.r_window, frames=desc, label=str(args.source).rstrip("/").split("/")[-1])
+                       r_window=args.r_window or DEFAULT_R_WINDOW, frames=desc, label=str(args.source).rstrip("/").split("/")[-1])
     fit.processing["sigma_A"] = args.sigma
     from pathlib import Path
     res = write_fit([fit], args.out, title=f"{Path(args.source).name} vs {Path(args.measured).name}")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zifsim.analysis.xray import DEFAULT_R_WINDOW
 from zifsim.analysis.xray_data import KINDS, MeasuredCurve, read_measured
 from zifsim.errors import InputError
 from zifsim.fileio import atomic_open, write_json
@@ -25,12 +26,20 @@ __all__ = ["fit_scale", "q_range_for", "model_curve", "XrayFit", "compare_xray",
            "model_from_analysis"]
 
 
-def fit_scale(y_exp: np.ndarray, y_sim: np.ndarray, offset: bool = False) -> dict:
-    """Least-squares scale s (and offset c) of y_sim onto y_exp; Rw as in the module docstring."""
+#: where the caller's user sets the fit range and the model RDF range (error messages name them)
+CLI_HINTS = {"fit_range": "--fit-range", "r_max": "--r-max"}
+
+
+def fit_scale(y_exp: np.ndarray, y_sim: np.ndarray, offset: bool = False, source=None,
+              fit_range_hint: str = CLI_HINTS["fit_range"]) -> dict:
+    """Least-squares scale s (and offset c) of y_sim onto y_exp; Rw as in the module docstring.
+
+    ``source`` (the measured file) and ``fit_range_hint`` (the setting of the fit range in the
+    caller's context) only go into the error message."""
     y_exp, y_sim = np.asarray(y_exp, float), np.asarray(y_sim, float)
     if len(y_exp) < 3:
-        raise InputError(f"{len(y_exp)} points in the fit range", where="--fit-range",
-                         fix="widen the fit range so it holds measured points")
+        raise InputError(f"{len(y_exp)} points in the fit range", source=source, where=fit_range_hint,
+                         fix=f"widen the fit range ({fit_range_hint}) so it holds measured points")
     if offset:
         a = np.column_stack([y_sim, np.ones_like(y_sim)])
         (s, c), *_ = np.linalg.lstsq(a, y_exp, rcond=None)
@@ -69,7 +78,8 @@ def q_range_for(measured: MeasuredCurve, q_range=None) -> tuple[tuple[float, flo
                      fix="give --q-range QMIN QMAX (Å⁻¹), or keep the F(Q) file with the same stem beside it")
 
 
-def model_curve(xpdf, measured: MeasuredCurve, q_range=None, lorch: bool = False, r_window: str = "none"):
+def model_curve(xpdf, measured: MeasuredCurve, q_range=None, lorch: bool = False,
+                r_window: str = DEFAULT_R_WINDOW):
     """Model curve on the measured x, processed like the data; returns (y_sim, processing dict)."""
     kind = measured.kind
     if kind == "I":
@@ -84,8 +94,7 @@ def model_curve(xpdf, measured: MeasuredCurve, q_range=None, lorch: bool = False
         else:  # Gk
             y = np.divide(d, 4 * np.pi * xpdf.rho * x, out=np.zeros_like(d), where=x > 0)
         proc = {"q_range_invA": [q_lo, q_hi], "q_range_from": q_from, "lorch": bool(lorch),
-                "low_q": "reciprocal lattice of the cell" if getattr(xpdf, "lattice", None) is not None
-                and q_lo > 0 else "transform of g(r)"}
+                "low_q": xpdf.low_q_used}  # what measured_D actually used for [0, q_lo)
         return y, proc
     s1 = xpdf.s_minus_1(measured.x, r_window)
     y = {"S": 1 + s1, "FQ": measured.x * s1, "Fk": s1}[kind]
@@ -199,19 +208,27 @@ class XrayFit:
 
 
 def compare_xray(xpdf, measured: MeasuredCurve, fit_range, q_range=None, lorch: bool = False,
-                 offset: bool = False, r_window: str = "none", frames: dict | None = None,
-                 label: str = "simulation") -> XrayFit:
-    """Model (a computed XrayPDF) against ``measured`` over ``fit_range`` (Å or Å⁻¹)."""
+                 offset: bool = False, r_window: str = DEFAULT_R_WINDOW, frames: dict | None = None,
+                 label: str = "simulation", hints: dict | None = None) -> XrayFit:
+    """Model (a computed XrayPDF) against ``measured`` over ``fit_range`` (Å or Å⁻¹).
+
+    ``hints``: {"fit_range": ..., "r_max": ...}, the settings the caller's user changes
+    (default the compare-xray options, :data:`CLI_HINTS`), named in the error messages.
+    """
+    hints = {**CLI_HINTS, **(hints or {})}
     lo, hi = map(float, fit_range)
     if not lo < hi:
-        raise InputError(f"fit range {lo}-{hi}", where="--fit-range", fix="give LOW < HIGH")
+        raise InputError(f"fit range {lo}-{hi}", source=measured.source, where=hints["fit_range"],
+                         fix="give LOW < HIGH")
     x = measured.x
     if measured.space == "r" and hi > xpdf.r_max:
         raise InputError(f"fit range to {hi} Å but the model RDF stops at {xpdf.r_max:.3g} Å",
-                         where="--r-max", fix=f"give --r-max of at least {hi + 5:g} Å")
+                         source=measured.source, where=hints["r_max"],
+                         fix=f"give {hints['r_max']} of at least {hi + 5:g} Å, or end the fit range "
+                             f"({hints['fit_range']}) below {xpdf.r_max:.3g} Å")
     y_sim, proc = model_curve(xpdf, measured, q_range, lorch, r_window)
     sel = (x >= lo) & (x <= hi)
-    fit = fit_scale(measured.y[sel], y_sim[sel], offset)
+    fit = fit_scale(measured.y[sel], y_sim[sel], offset, source=measured.source, fit_range_hint=hints["fit_range"])
     proc.update({"norm": xpdf.norm, "r_max_A": xpdf.r_max})
     return XrayFit(measured, x, y_sim, fit, (lo, hi), proc, frames or {}, label)
 
@@ -343,11 +360,21 @@ def read_experiment_files(experiments: dict) -> dict:
 
 
 def _run_state(summary: dict) -> str:
-    """'glass' (the run quenched: last stage after a cooling stage), 'liquid' or 'crystal' (no quench)."""
+    """State of the analysed (last) stage, in the words of ``experiments.<material>.state``.
+
+    'glass': the run has a cooling stage (a quench; the last stage comes after it).
+    'liquid': a run without cooling that melted on heating (a Lindemann ``Tm_K`` was
+    found in a heating stage), so its last stage is the melt.
+    'crystal': a structure, or a run without cooling in which no melting was found
+    (a superheated crystal is still a crystal).
+    """
     dirs = summary.get("stage_directions") or {}
     if any(d == "cooling" for d in dirs.values()):
         return "glass"
-    return "crystal" if summary.get("kind") != "run" or not dirs else "heated"
+    if summary.get("kind") == "run" and summary.get("Tm_K") is not None \
+            and any(d in ("heating", "reheating") for d in dirs.values()):
+        return "liquid"
+    return "crystal"
 
 
 def xray_report(summaries: list[dict], experiments: dict, out, files: dict | None = None) -> dict:
@@ -384,7 +411,10 @@ def xray_report(summaries: list[dict], experiments: dict, out, files: dict | Non
                 try:
                     f = compare_xray(model, m, rng, q_range=entry.get("q_range"), lorch=bool(entry.get("lorch", False)),
                                      frames={"stage": s.get("xray_model", {}).get("stage"), "state": run_state},
-                                     label=f"{s.get('protocol') or ''} rep{s.get('replica')} ({run_state})")
+                                     label=f"{s.get('protocol') or ''} rep{s.get('replica')} ({run_state})",
+                                     hints={"fit_range": f"experiments.{mat}.fit_range_{m.space}",
+                                            "r_max": "the analysis RDF range (zifsim analyse --r-max, "
+                                                     "config analysis r_max_A)"})
                 except InputError as exc:
                     rows.append({"run": s.get("adir"), "file": Path(m.source).name, "error": str(exc)})
                     continue
