@@ -206,3 +206,64 @@ def test_compare_xray_on_a_run_stage_averages_its_frames(nacl_measured, tmp_path
     assert main(["compare-xray", str(run), str(nacl_measured / "nacl.csv"), "--kind", "D", "--fit-range", "1", "8",
                  "--q-range", "0.5", "18", "--stage", "nope", "--out", str(tmp_path / "x")]) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_plain_columns_named_like_pdfgetx3_get_the_kind_from_the_extension_recorded(tmp_path, caplog):
+    """A headerless .gr/.fq: kind from PDFgetX3's naming convention, said in kind_from and logged."""
+    r = np.linspace(1.0, 10, 60)
+    gr = _write(tmp_path / "plain.gr", "\n".join(f"{a} {np.sin(3 * a)}" for a in r))
+    with caplog.at_level("WARNING", logger="zifsim.analysis.xray_data"):
+        m = read_measured(gr)
+    assert m.kind == "D" and "extension .gr" in m.kind_from and "no PDFgetX3 header" in m.kind_from
+    assert m.meta["format"] == "columns"
+    assert any("plain.gr" in rec.getMessage() and "extension" in rec.getMessage() for rec in caplog.records)
+    # the name is only a convention: an explicit kind decides (no header to contradict)
+    m = read_measured(gr, kind="Gk")
+    assert m.kind == "Gk" and m.kind_from == "explicit option"
+    q = np.linspace(0.5, 20, 60)
+    fq = _write(tmp_path / "plain.fq", "\n".join(f"{a} {np.sin(a)}" for a in q))
+    assert read_measured(fq).kind == "FQ"
+
+
+def test_r_in_nm_refused_by_the_first_peak_and_read_with_x_unit(tmp_path):
+    """D(r) whose first strong peak is below 0.8 (here the Zn-N-like peak at 0.2): r in nm."""
+    r_A = np.linspace(0.5, 12, 300)
+    d = -0.3 * r_A + 3 * np.exp(-((r_A - 2.0) / 0.1) ** 2) + 1.5 * np.exp(-((r_A - 6.0) / 0.2) ** 2)
+    nm = _write(tmp_path / "d_nm.csv", "\n".join(f"{a / 10} {b * 100}" for a, b in zip(r_A, d)))
+    with pytest.raises(InputError, match="probably in nm") as exc:
+        read_measured(nm, kind="D")
+    assert "d_nm.csv" in str(exc.value) and "--x-unit nm" in str(exc.value)
+    m = read_measured(nm, kind="D", x_unit="nm")
+    np.testing.assert_allclose(m.x, r_A, rtol=1e-9)
+    np.testing.assert_allclose(m.y, d, rtol=1e-9, atol=1e-12)
+    ok = _write(tmp_path / "d_A.csv", "\n".join(f"{a} {b}" for a, b in zip(r_A, d)))
+    assert read_measured(ok, kind="D").x[0] == pytest.approx(0.5)
+
+
+def test_not_increasing_names_the_line(tmp_path):
+    path = _write(tmp_path / "unsorted.dofr", "# header\n# more\n" + "\n".join(f"{k} {k}" for k in (1, 2, 3, 2.5, 4, 5)))
+    with pytest.raises(InputError, match="not strictly increasing") as exc:
+        read_measured(path)
+    assert "unsorted.dofr (line 6)" in str(exc.value)  # 2 comment lines, then the 4th row
+
+
+def test_fit_errors_name_the_file_and_the_setting_of_the_caller():
+    from zifsim.analysis.xray import xray_of_atoms
+    from zifsim.analysis.xray_data import MeasuredCurve
+    from zifsim.compare.xray_fit import compare_xray
+    x = xray_of_atoms(bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), r_max=6.0, dr=0.02, lattice_q_max=0)
+    r = np.arange(1.0, 10.0, 0.05)
+    m = MeasuredCurve(x=r, y=np.sin(r), kind="D", source="meas.gr", kind_from="test", meta={"qmax": 20.0})
+    with pytest.raises(InputError, match="stops at") as exc:
+        compare_xray(x, m, (1.0, 9.0))
+    assert "meas.gr (--r-max)" in str(exc.value) and "--r-max of at least 14" in str(exc.value)
+    hints = {"fit_range": "experiments.Cu.fit_range_r", "r_max": "the analysis RDF range"}
+    with pytest.raises(InputError) as exc:
+        compare_xray(x, m, (1.0, 9.0), hints=hints)
+    assert "--r-max" not in str(exc.value) and "the analysis RDF range of at least 14" in str(exc.value)
+    with pytest.raises(InputError, match="points in the fit range") as exc:
+        compare_xray(x, m, (1.0, 1.05), hints=hints)
+    assert "meas.gr (experiments.Cu.fit_range_r)" in str(exc.value)
+    with pytest.raises(InputError, match="fit range 3.0-2.0") as exc:
+        compare_xray(x, m, (3.0, 2.0))
+    assert "meas.gr (--fit-range)" in str(exc.value)

@@ -17,17 +17,25 @@ I      I(Q) raw intensity                    Q, Å⁻¹ a.u. (PDFgetX3 ``.iq``; 
 
 "G" and "F" alone are refused (they mean different functions in PDFgetX3 and
 RMCProfile); so are files whose header contradicts the option, files without
-numbers, non-monotonic x, NaN, and x in nm⁻¹ or nm without ``x_unit``.
+numbers, non-monotonic x, NaN, and x in nm⁻¹ or nm without ``x_unit`` (Q above 60, r above
+500, or r-space data whose first strong peak lies below 0.8 Å).
+
+A ``.gr``/``.fq``/``.sq``/``.iq`` file without a PDFgetX3 header (plain columns) gets its
+kind from the extension, PDFgetX3's own naming convention; ``kind_from`` says so and a
+warning is logged (give ``kind=`` to override).
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from pathlib import Path
 
 import numpy as np
 
 from zifsim.errors import InputError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["MeasuredCurve", "read_measured", "KINDS", "canonical_kind"]
 
@@ -182,6 +190,14 @@ def read_measured(path, kind: str | None = None, x_unit: str | None = None, colu
     else:
         file_kind, kind_from = _EXTENSIONS.get(path.suffix.lower(), (None, None))
         meta["format"] = "RMCProfile-style" if file_kind else "columns"
+        if kind_from and kind_from.startswith("PDFgetX3"):  # plain columns named like PDFgetX3 output
+            meta["format"] = "columns"
+            if user_kind:  # only a name, no header: the explicit kind decides
+                file_kind, kind_from = None, None
+            else:
+                kind_from = f"file extension {path.suffix} (PDFgetX3 naming; no PDFgetX3 header in the file)"
+                log.warning("%s: no PDFgetX3 header; kind %s taken from the extension %s "
+                            "(give --kind / kind= if that is wrong)", path, file_kind, path.suffix)
     if user_kind and file_kind and user_kind != file_kind:
         raise InputError(f"--kind {user_kind} but the file is {file_kind} ({kind_from})", source=path,
                          where="--kind", fix=f"drop --kind or give --kind {file_kind}")
@@ -192,7 +208,7 @@ def read_measured(path, kind: str | None = None, x_unit: str | None = None, colu
                              "(docs/xray.md: D = PDFgetX3 G(r) in Å⁻², Fk = RMCProfile F(Q) = S-1)")
     if user_kind and not file_kind:
         kind_from = "explicit option"
-    rows, header_text = [], 0
+    rows, row_lines, header_text = [], [], 0
     for n, line in enumerate(lines[start:], start=start + 1):
         s = line.strip()
         if not s or s.startswith("#") or s.startswith("!") or s.startswith("@"):
@@ -207,6 +223,7 @@ def read_measured(path, kind: str | None = None, x_unit: str | None = None, colu
             raise InputError(f"line {n} is not numbers: {s[:60]!r}", source=path, where=n,
                              fix="remove the line or mark it as a comment with '#'") from None
         rows.append(vals)
+        row_lines.append(n)
     if len(rows) < 5:
         raise InputError(f"{len(rows)} data rows", source=path,
                          fix="the file needs at least 5 rows of numbers (x y [err])")
@@ -224,7 +241,9 @@ def read_measured(path, kind: str | None = None, x_unit: str | None = None, colu
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise InputError("NaN or infinite values", source=path, fix="remove or fill the bad rows")
     if not np.all(np.diff(x) > 0):
-        raise InputError("x column is not strictly increasing", source=path,
+        bad = int(np.flatnonzero(np.diff(x) <= 0)[0]) + 1
+        raise InputError(f"x column is not strictly increasing ({x[bad]:g} after {x[bad - 1]:g})", source=path,
+                         where=row_lines[bad],
                          fix="sort the rows by r or Q and remove duplicates (or choose --columns)")
     if x_unit not in (None, "A", "Å", "nm"):
         raise InputError(f"x unit {x_unit!r}", source=path, where="x_unit", fix="use 'A' (Å, Å⁻¹) or 'nm'")
@@ -240,9 +259,15 @@ def read_measured(path, kind: str | None = None, x_unit: str | None = None, colu
                          fix="give x_unit='nm' (--x-unit nm) for nm⁻¹, or convert 2θ to Q = 4π sinθ/λ")
     if space == "r" and x_unit is None and x.max() > 500:
         raise InputError(f"r up to {x.max():g}", source=path, fix="r must be in Å (or give --x-unit nm)")
-    for key in ("qmin", "qmax", "qmaxinst", "rpoly"):
-        if isinstance(meta.get(key), float):
-            meta[key] = float(meta[key])
+    strong = (y[1:-1] >= y[:-2]) & (y[1:-1] >= y[2:]) & (y[1:-1] >= 0.5 * y.max()) if y.max() > 0 else []
+    if space == "r" and x_unit is None and np.any(strong):
+        # the first strong peak (a local maximum above half the largest) of any material lies
+        # beyond 0.8 Å (C-H 1.09, C-N 1.35, Zn-N 2.0 Å); with r in nm it is at 0.1-0.2
+        r_first = float(x[1:-1][np.argmax(strong)])
+        if r_first < 0.8:
+            raise InputError(f"the first strong peak of the {the_kind}(r) data is at r = {r_first:g}: "
+                             "below any bond length in Å, so r is probably in nm", source=path,
+                             fix="give --x-unit nm (x_unit='nm') if r is in nm, or convert r to Å")
     if space == "Q":
         meta.setdefault("q_range", [float(x[0]), float(x[-1])])
     return MeasuredCurve(x=x, y=y, kind=the_kind, source=str(path), kind_from=kind_from, err=err, meta=meta)
