@@ -6,10 +6,11 @@ Conventions (Keen, J. Appl. Cryst. 34, 172 (2001); docs/xray.md has the full tab
 * weights ``w_ab(Q) = (2 - δ_ab) c_a c_b f_a(Q) f_b(Q) / (Σ_a c_a f_a(Q))²`` over unordered
   pairs (``norm="fz"``, Faber-Ziman, Σ w_ab = 1), or ``/ Σ_a c_a f_a(Q)²`` (``norm="f2"``);
   f from xraydb (Waasmaier-Kirfel f0), Q in Å⁻¹;
-* ``G(r) = Σ w_ab(0) [g_ab(r) - 1]`` (dimensionless; Keen's / RMCProfile's G(r));
-  ``D(r) = 4π ρ r G(r)`` (Å⁻²; Keen's D(r), what PDFgetX3 calls G(r)), ρ in atoms/Å³;
+* ``G(r) = Σ w_ab(0) [g_ab(r) - 1]`` (dimensionless; Keen's G(r) / ⟨f⟩², Keen's functions
+  carry Σ c c f f unnormalised), -> -Σ w_ab(0) at r -> 0 (-1 for "fz", -⟨f⟩²/⟨f²⟩ for "f2");
+  ``D(r) = 4π ρ r G(r)`` (Å⁻²; Keen's D(r) / ⟨f⟩², what PDFgetX3 calls G(r)), ρ in atoms/Å³;
 * ``S_ab(Q) - 1 = 4π ρ ∫₀^rmax r² [g_ab(r) - 1] sin(Qr)/(Qr) W(r) dr``, W an optional r window;
-  ``S(Q) - 1 = Σ w_ab(Q) [S_ab(Q) - 1]``; ``i(Q) = S(Q) - 1`` (Keen's / RMCProfile's F(Q),
+  ``S(Q) - 1 = Σ w_ab(Q) [S_ab(Q) - 1]``; ``i(Q) = S(Q) - 1`` (Keen's F(Q) / ⟨f⟩², RMCProfile's F(Q),
   the ``.int01`` files); ``F(Q) = Q [S(Q) - 1]`` (Å⁻¹, PDFgetX3's F(Q));
 * what a measurement with a Q range [Qmin, Qmax] and modification function M(Q)
   (1, or Lorch ``sin(πQ/Qmax)/(πQ/Qmax)``) gives in r space:
