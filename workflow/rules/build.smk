@@ -2,7 +2,12 @@
 
 
 rule build_cell:
-    """Build and validate the simulation cell of one material."""
+    """Build and validate the simulation cell of one material.
+
+    zifsim run reads cell.extxyz (element names and the material travel with it);
+    cell.data (LAMMPS atom_style charge) and cell.cif are products for the user's own
+    LAMMPS inputs and viewers, written by the same zifsim.structures.io writers.
+    """
     output:
         data=f"{RESULTS}/cells/{{material}}/cell.data",
         extxyz=f"{RESULTS}/cells/{{material}}/cell.extxyz",
