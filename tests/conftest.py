@@ -112,6 +112,35 @@ def _md_protocol(*stages: dict, **defaults) -> dict:
     return {"name": "test", "defaults": base, "stages": list(stages)}
 
 
+def _every_stage_protocol(name: str, *, step_ps: float = 0.002, relax_iter: int = 5,
+                          relax_ftol: float = 0.05, strain: float = 0.02, rate_per_ps: float = 10.0,
+                          **defaults) -> dict:
+    """One stage of every engine type (minimise + box, NVT, NPT ramp, shear, compress), a
+    handful of 0.5 fs steps each: a smoke protocol for an MLIP provider (not physics)."""
+    base = {"timestep_fs": 0.5, "tdamp_fs": 25, "pdamp_fs": 250, "thermo_every_fs": 1.0,
+            "dump_every_fs": 2.0, "checkpoint_every_ps": 0.002}
+    base.update(defaults)
+    return {"name": name, "description": f"{name}: each engine stage type for a few steps (not physics)",
+            "defaults": base, "stages": [
+                {"name": "relax", "type": "minimise", "box_relax": "iso", "max_iter": relax_iter,
+                 "ftol_eV_per_A": relax_ftol},
+                {"name": "nvt", "type": "equilibrate", "ensemble": "nvt", "temperature_K": 300,
+                 "duration_ps": step_ps},
+                {"name": "heat", "type": "ramp", "ensemble": "npt", "barostat": "iso", "pressure_bar": 0,
+                 "T_start_K": 300, "T_stop_K": 400, "duration_ps": 0.002},
+                {"name": "shear", "type": "shear", "plane": "xy", "mode": "cyclic", "strain_amplitude": 0.02,
+                 "period_ps": 0.002, "cycles": 1, "temperature_K": 300},
+                {"name": "hydro", "type": "compress", "mode": "hydrostatic", "strain_amplitude": strain,
+                 "strain_rate_per_ps": rate_per_ps, "cycles": 1, "temperature_K": 300}]}
+
+
+@pytest.fixture(scope="session")
+def every_stage_protocol():
+    """``every_stage_protocol(name, step_ps=, relax_iter=, relax_ftol=, strain=, rate_per_ps=,
+    **defaults)``: see :func:`_every_stage_protocol`."""
+    return _every_stage_protocol
+
+
 @pytest.fixture(scope="session")
 def md_protocol():
     """``md_protocol(*stages, **defaults)``: a protocol dict with test-sized output intervals

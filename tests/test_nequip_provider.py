@@ -189,24 +189,12 @@ def test_bridge_equals_the_raw_model_on_zif4(tmp_path, nequip):
 @needs_torch
 @pytest.mark.mlip
 @pytest.mark.slow  # ~20 model calls on 34 atoms
-def test_every_stage_type_and_npt_move_the_box(tmp_path, nequip):
+def test_every_stage_type_and_npt_move_the_box(tmp_path, nequip, every_stage_protocol):
     """A few steps of each engine stage type (minimise + box, NVT, NPT ramp, shear, compress)."""
     from zifsim.engine.run import run_protocol
-    protocol = {
-        "name": "nequip_smoke", "description": "NequIP through the engine (not physics)",
-        "defaults": {"timestep_fs": 0.5, "tdamp_fs": 25, "pdamp_fs": 100, "thermo_every_fs": 0.5,
-                     "dump_every_fs": 1.0, "checkpoint_every_ps": 0.002},
-        "stages": [
-            {"name": "relax", "type": "minimise", "box_relax": "iso", "max_iter": 1, "ftol_eV_per_A": 0.5},
-            {"name": "nvt", "type": "equilibrate", "ensemble": "nvt", "temperature_K": 300,
-             "duration_ps": 0.001},
-            {"name": "heat", "type": "ramp", "ensemble": "npt", "barostat": "iso", "pressure_bar": 0,
-             "T_start_K": 300, "T_stop_K": 400, "duration_ps": 0.002},
-            {"name": "shear", "type": "shear", "plane": "xy", "mode": "cyclic", "strain_amplitude": 0.02,
-             "period_ps": 0.002, "cycles": 1, "temperature_K": 300},
-            {"name": "hydro", "type": "compress", "mode": "hydrostatic", "strain_amplitude": 0.01,
-             "strain_rate_per_ps": 20.0, "cycles": 1, "temperature_K": 300},
-        ]}
+    protocol = every_stage_protocol("nequip_smoke", step_ps=0.001, relax_iter=1, relax_ftol=0.5,
+                                    strain=0.01, rate_per_ps=20.0, pdamp_fs=100,
+                                    thermo_every_fs=0.5, dump_every_fs=1.0)
     meta = run_protocol(_dia_zn(), protocol, nequip, tmp_path / "run", seed=7, threads=1,
                         progress_interval_s=1e9)
     assert meta["status"] == "complete"
