@@ -32,9 +32,7 @@ def cd_im2(mlip_relaxer):
     return atoms, net_report(atoms, "Cd")
 
 
-#: the zni seed (304 atoms, 3-5 min of CHGNet alone) is not committed yet: its test relaxes
-#: (slow) until it is (structures/README.md says how to make it)
-@pytest.mark.parametrize("net, metal", [("dia-c", "Cd")])
+@pytest.mark.parametrize("net, metal", [("dia-c", "Cd"), ("zni", "Zn")])
 def test_committed_seeds_match_the_recipe(net, metal, mlip_relaxer):
     """structures/nets/ holds the relaxation of today's recipe and model for the registry's
     net materials, so an empty cache relaxes nothing (refresh: structures/README.md)."""
@@ -85,7 +83,6 @@ def test_cd_im2_second_inter_network_shell(cd_im2):
     assert np.any(np.abs(inter - CD_INTER_A[1]) < 0.3)
 
 
-@pytest.mark.slow  # a CHGNet relaxation of 304 atoms until structures/nets/ holds the zni seed
 def test_zni_density_matches_dft_reference(reference_dir, mlip_relaxer):
     """ZIF-zni built from the zni net and relaxed: density within 3 % of the PBE-D3 cell."""
     import ase.io
