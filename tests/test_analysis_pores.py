@@ -4,6 +4,8 @@ the grid method, and the radii sets. The CoRE MOF 2019 table checks are in
 tests/test_analysis_pores_core.py."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from ase import Atoms
@@ -192,3 +194,24 @@ def test_workflow_config_pore_keys_become_analyse_options(ff_dir, write_ffield):
     cfg["analysis"]["pore_radii"] = "bondi"
     with pytest.raises(ConfigError, match="pore_radii"):
         plan(cfg)
+
+
+def _abort(_):
+    os.abort()
+
+
+def _allocate(n_mb):
+    return bytearray(n_mb * 2 ** 20)
+
+
+def test_zeo_child_crash_and_memory_cap_raise_a_clear_error(monkeypatch):
+    """Zeo++ runs in a capped child process: an abort or a run-away allocation in it becomes
+    a ZifsimError naming the cap and the fix; the calling process survives."""
+    from zifsim.analysis.pores import _run_isolated
+    from zifsim.errors import ZifsimError
+    with pytest.raises(ZifsimError, match=r"process died \(exit code -6\).*ZIFSIM_ZEO_MEM_MB[\s\S]*GridPores"):
+        _run_isolated(_abort, None, what="Zeo++ on test")
+    monkeypatch.setenv("ZIFSIM_ZEO_MEM_MB", "1500")
+    with pytest.raises(ZifsimError, match="MemoryError"):
+        _run_isolated(_allocate, 3000, what="Zeo++ on test")
+    assert len(_run_isolated(_allocate, 10, what="Zeo++ on test")) == 10 * 2 ** 20

@@ -735,24 +735,16 @@ class ZeoPores:
         self.high_accuracy = "S10" if high_accuracy is True else (high_accuracy or None)
         self.asa_samples = int(asa_samples)
 
-    def _network(self, cif: Path, tmp: Path):
-        from pyzeo import AtomNetwork, high_accuracy_atomnet
-        kw = {}
-        if self.radii not in ("zeo++", "ccdc", None):
-            rad = tmp / "radii.rad"
-            rad.write_text("".join(f"{e} {r}\n" for e, r in radii_table(self.radii).items()))
-            kw["rad_file"] = str(rad).encode()
-        net = AtomNetwork.read_from_CIF(str(cif).encode(), **kw)
-        if self.high_accuracy:
-            ha = net.copy()
-            high_accuracy_atomnet(ha, self.high_accuracy)
-            return net, ha
-        return net, None
-
     def compute(self, system, probes=("He",), psd: bool = True):
-        """Analyse one structure (Frame, ase.Atoms or CIF path); returns self."""
+        """Analyse one structure (Frame, ase.Atoms or CIF path); returns self.
+
+        Zeo++ runs in a fresh child process capped at ``$ZIFSIM_ZEO_MEM_MB`` (default 8000 MB
+        of address space): a Zeo++ run-away or abort (seen on degenerate Voronoi cells after
+        other work in the same process) then raises a clear error instead of taking the
+        caller, or the machine, down with it.
+        """
         try:
-            from pyzeo import calc_pore_size_distribution, surface_area, volume
+            import pyzeo  # noqa: F401
         except ImportError as exc:
             raise InputError(f"pyzeo not available: {exc}", fix="pip install pyzeo") from None
         with tempfile.TemporaryDirectory(prefix="zifsim-zeo-") as tmp:
@@ -764,30 +756,103 @@ class ZeoPores:
                 _radii(frame.elements, self.radii)  # clear error for unknown elements
                 cif = tmp / "frame.cif"
                 write_p1_cif(frame, cif)
-            with _quiet_stdout():
-                net, ha = self._network(cif, tmp)
-                res = tmp / "frame.res"
-                (ha or net).calculate_free_sphere_parameters(str(res).encode())
-                self.di_A, self.df_A, self.dif_A = map(float, res.read_text().split()[1:4])
-                self.probe_centre_fraction, self.accessible_fraction, self.asa = {}, {}, {}
-                kw = {"high_accuracy_atmnet": ha} if ha is not None else {}
-                for probe in probes:
-                    rp = probe_radius(probe)
-                    tok = _tokens(volume(net, rp, rp, self.mc_samples, **kw))
-                    av, nav = tok["AV_Volume_fraction:"], tok["NAV_Volume_fraction:"]
-                    self.accessible_fraction[str(probe)] = av
-                    self.probe_centre_fraction[str(probe)] = av + nav
-                    if self.asa_samples:
-                        tok = _tokens(surface_area(net, rp, rp, self.asa_samples, **kw))
-                        self.asa[str(probe)] = {"ASA_m2_g": tok["ASA_m^2/g:"], "NASA_m2_g": tok["NASA_m^2/g:"],
-                                                "ASA_m2_cm3": tok["ASA_m^2/cm^3:"],
-                                                "NASA_m2_cm3": tok["NASA_m^2/cm^3:"]}
-                if psd:
-                    hist = tmp / "frame.psd"
-                    calc_pore_size_distribution(net, 0.0, 0.0, self.mc_samples, str(hist).encode(),
-                                                points_file=b"", node_radii_file=b"", sphere_dist_file=b"")
-                    self.psd = _read_zeo_psd(hist)
+            job = {"cif": str(cif), "tmp": str(tmp), "radii": self.radii, "high_accuracy": self.high_accuracy,
+                   "mc_samples": self.mc_samples, "asa_samples": self.asa_samples,
+                   "probes": [str(p) for p in probes], "psd": bool(psd)}
+            out = _run_isolated(_zeo_job, job, what=f"Zeo++ on {system if cif.name != 'frame.cif' else 'the structure'}")
+        self.di_A, self.df_A, self.dif_A = out["di_A"], out["df_A"], out["dif_A"]
+        self.probe_centre_fraction, self.accessible_fraction = out["probe_centre"], out["accessible"]
+        self.asa = out["asa"]
+        if psd:
+            self.psd = out["psd"]
         return self
+
+
+def _zeo_network(cif: str, tmp: Path, radii, high_accuracy):
+    """(AtomNetwork, high-accuracy copy or None) of a CIF, with the radii set."""
+    from pyzeo import AtomNetwork, high_accuracy_atomnet
+    kw = {}
+    if radii not in ("zeo++", "ccdc", None):
+        rad = tmp / "radii.rad"
+        rad.write_text("".join(f"{e} {r}\n" for e, r in radii_table(radii).items()))
+        kw["rad_file"] = str(rad).encode()
+    net = AtomNetwork.read_from_CIF(cif.encode(), **kw)
+    if high_accuracy:
+        ha = net.copy()
+        high_accuracy_atomnet(ha, high_accuracy)
+        return net, ha
+    return net, None
+
+
+def _zeo_job(job: dict) -> dict:
+    """The Zeo++ calls of :class:`ZeoPores` (run in the child process)."""
+    from pyzeo import calc_pore_size_distribution, surface_area, volume
+    tmp = Path(job["tmp"])
+    out = {"probe_centre": {}, "accessible": {}, "asa": {}, "psd": None}
+    with _quiet_stdout():
+        net, ha = _zeo_network(job["cif"], tmp, job["radii"], job["high_accuracy"])
+        res = tmp / "frame.res"
+        (ha or net).calculate_free_sphere_parameters(str(res).encode())
+        out["di_A"], out["df_A"], out["dif_A"] = map(float, res.read_text().split()[1:4])
+        kw = {"high_accuracy_atmnet": ha} if ha is not None else {}
+        for probe in job["probes"]:
+            rp = probe_radius(probe)
+            tok = _tokens(volume(net, rp, rp, job["mc_samples"], **kw))
+            av, nav = tok["AV_Volume_fraction:"], tok["NAV_Volume_fraction:"]
+            out["accessible"][probe] = av
+            out["probe_centre"][probe] = av + nav
+            if job["asa_samples"]:
+                tok = _tokens(surface_area(net, rp, rp, job["asa_samples"], **kw))
+                out["asa"][probe] = {"ASA_m2_g": tok["ASA_m^2/g:"], "NASA_m2_g": tok["NASA_m^2/g:"],
+                                     "ASA_m2_cm3": tok["ASA_m^2/cm^3:"], "NASA_m2_cm3": tok["NASA_m^2/cm^3:"]}
+        if job["psd"]:
+            hist = tmp / "frame.psd"
+            calc_pore_size_distribution(net, 0.0, 0.0, job["mc_samples"], str(hist).encode(),
+                                        points_file=b"", node_radii_file=b"", sphere_dist_file=b"")
+            out["psd"] = _read_zeo_psd(hist)
+    return out
+
+
+def _child_main(conn, func, arg, mem_bytes: int) -> None:
+    import resource
+    try:
+        if mem_bytes > 0:
+            resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
+        conn.send(("ok", func(arg)))
+    except BaseException as exc:  # noqa: BLE001 -- reported to the parent
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def _run_isolated(func, arg, what: str):
+    """``func(arg)`` in a fresh (spawned) process with an address-space cap; its result.
+
+    A crash (abort, segfault, out of memory) of the child raises :class:`ZifsimError`
+    naming ``what`` and the cap, instead of ending the calling process.
+    """
+    import multiprocessing as mp
+
+    from zifsim.errors import ZifsimError
+    mem_mb = int(os.environ.get("ZIFSIM_ZEO_MEM_MB", "8000"))
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child_main, args=(child, func, arg, mem_mb * 2 ** 20), daemon=True)
+    proc.start()
+    child.close()
+    try:
+        status, value = parent.recv()
+    except EOFError:
+        status, value = "crash", None
+    proc.join()
+    if status == "ok":
+        return value
+    if status == "crash":
+        raise ZifsimError(
+            f"{what}: the Zeo++ process died (exit code {proc.exitcode}) within its "
+            f"{mem_mb} MB address-space cap ($ZIFSIM_ZEO_MEM_MB)\n  fix: raise the cap for a large "
+            "high-accuracy cell, or use the grid method (GridPores), which needs no Zeo++")
+    raise ZifsimError(f"{what} failed: {value}")
 
 
 def _tokens(text) -> dict:
