@@ -60,6 +60,42 @@ def test_cn_equals_ase_neighbour_list_on_noisy_frames(zif4, tmp_path):
         np.testing.assert_array_equal(c.table.n_undercoordinated, under)
 
 
+@pytest.mark.parametrize("scale", [0.9, 0.62])
+def test_cell_narrower_than_twice_the_cutoff(scale):
+    """ZIF-Cu-1's 5.25 Å axis compressed under load (the mill_press failure): freud alone
+    refuses r_max > half the width; every periodic image must still be counted, as ASE does.
+    At 0.62 the Cu sees N of several images (CN above 4), so a minimum-image count would differ."""
+    from zifsim.analysis.trajectory import frame_from_atoms
+    from zifsim.structures.io import read_structure
+    from zifsim.settings import STRUCTURES_DIR
+    atoms = read_structure(STRUCTURES_DIR / "ZIF-Cu-1" / "cell.extxyz")
+    atoms.set_cell(atoms.cell * scale, scale_atoms=True)
+    atoms.rattle(0.05, seed=3)
+    c = Coordination().compute(frame_from_atoms(atoms))
+    np.testing.assert_array_equal(c.cn[-1], ase_cn(atoms, mn_cutoff("Cu"), "Cu"))
+    if scale < 0.7:
+        assert (c.cn > 4).any(), "the test needs images beyond the minimum one"
+
+
+def test_periodic_query_equals_ase_in_a_narrow_triclinic_cell():
+    """PeriodicQuery (freud on a replicated cell) gives ASE's pairs, image by image."""
+    from ase import Atoms
+    from zifsim.structures.neighbours import PeriodicQuery
+    rng = np.random.default_rng(11)
+    cell = np.array([[4.1, 0, 0], [1.3, 5.0, 0], [-0.9, 0.7, 6.2]])
+    atoms = Atoms("N40", scaled_positions=rng.random((40, 3)), cell=cell, pbc=True)
+    frac = atoms.get_scaled_positions()
+    for r_max in (1.9, 3.7, 5.5):          # below, above and far above half the 4.1 Å width
+        i, j, vec = PeriodicQuery(cell, frac, r_max).query(frac[:7], exclude_ii=True)
+        ri, rj, rd = neighbor_list("ijd", atoms, r_max)
+        sel = ri < 7
+        got = sorted(zip(i, j, np.round(np.linalg.norm(vec, axis=1), 4)))
+        ref = sorted(zip(ri[sel], rj[sel], np.round(rd[sel], 4)))
+        assert len(got) == len(ref) and len(got) > 0
+        assert [g[:2] for g in got] == [r[:2] for r in ref]
+        np.testing.assert_allclose([g[2] for g in got], [r[2] for r in ref], atol=2e-4)
+
+
 def test_tau4_limits():
     tet = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], float)[None]
     sq = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0]], float)[None]

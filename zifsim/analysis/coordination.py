@@ -5,7 +5,9 @@ The M-N cutoff of each metal is, by default, zifsim's one coordination conventio
 same rule ``zifsim validate`` uses); it can be given per metal, or taken from
 the first minimum of the M-N distance histogram of the first frame
 (``cutoffs="rdf-minimum"``; the table value where no minimum is found).
-Neighbour search uses :class:`freud.locality.AABBQuery`.
+Neighbour search uses :class:`freud.locality.AABBQuery` through
+:class:`zifsim.structures.neighbours.PeriodicQuery`, so any cell works, also one
+narrower than twice the cutoff (a small cell compressed under load).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from zifsim.analysis.trajectory import Frame
 from zifsim.errors import InputError
 from zifsim.geometry import tau4 as tau4_from_vectors
 from zifsim.structures.chemistry import METAL_TABLE, MN_CUTOFF_RULE, metals_in, mn_cutoff
+from zifsim.structures.neighbours import PeriodicQuery
 
 __all__ = ["Coordination", "first_minimum_cutoff", "tau4_from_vectors", "RDF_MINIMUM"]
 
@@ -98,7 +101,6 @@ class Coordination(FrameAnalysis):
 
     # ------------------------------------------------------------------ prepare
     def _prepare(self, frame: Frame) -> None:
-        import freud
         self.metal_elements = metals_in(np.unique(frame.elements))
         if not self.metal_elements:
             raise InputError(f"no metal atoms among elements {sorted(set(frame.elements))}",
@@ -110,9 +112,7 @@ class Coordination(FrameAnalysis):
         self.metal_all = np.concatenate([self.metal_idx[m] for m in self.metal_elements])
         self.metal_label = np.concatenate([[m] * len(self.metal_idx[m]) for m in self.metal_elements])
         self.lig_idx = np.flatnonzero(frame.elements == self.ligand)
-        box = frame.freud_box()
-        pos = frame.freud_positions()
-        nq = freud.locality.AABBQuery(box, pos[self.lig_idx])
+        frac = frame.fractional()
         self.cutoffs, self.cutoff_source = {}, {}
         pairs = None
         for m in self.metal_elements:
@@ -133,8 +133,8 @@ class Coordination(FrameAnalysis):
         self.cutoff_rule = (f"first minimum of the M-N histogram of the first frame; else {MN_CUTOFF_RULE}"
                             if self.from_rdf else MN_CUTOFF_RULE)
         # imidazolate rings: N pairs closer than RING_NN_MAX (N1...N3 of one linker)
-        nl = nq.query(pos[self.lig_idx], {"r_max": RING_NN_MAX, "exclude_ii": True}).toNeighborList()
-        i, j = nl.query_point_indices, nl.point_indices
+        lig = frac[self.lig_idx]
+        i, j, _ = PeriodicQuery(frame.cell, lig, RING_NN_MAX).query(lig, exclude_ii=True)
         deg = np.bincount(i, minlength=len(self.lig_idx))
         keep = (i < j) & (deg[i] == 1) & (deg[j] == 1)
         self.linkers = np.stack([i[keep], j[keep]], axis=1)  # indices into lig_idx
@@ -142,23 +142,21 @@ class Coordination(FrameAnalysis):
 
     # ------------------------------------------------------------------ per frame
     def _single_frame(self, frame: Frame) -> None:
-        import freud
-        box = frame.freud_box()
-        pos = frame.freud_positions()
-        nq = freud.locality.AABBQuery(box, pos[self.lig_idx])
+        frac = frame.fractional()
+        nq = PeriodicQuery(frame.cell, frac[self.lig_idx], max(self.cutoffs.values()))
         cn_parts, tau_parts = [], []
         bound = np.zeros(len(self.lig_idx), bool)
         for m in self.metal_elements:
             idx = self.metal_idx[m]
-            nl = nq.query(pos[idx], {"r_max": self.cutoffs[m]}).toNeighborList()
-            cn = np.bincount(nl.query_point_indices, minlength=len(idx))
-            bound[nl.point_indices] = True
+            qi, pj, vectors = nq.query(frac[idx], self.cutoffs[m])
+            cn = np.bincount(qi, minlength=len(idx))
+            bound[pj] = True
             tau = np.full(len(idx), np.nan, np.float32)
             four = np.flatnonzero(cn == 4)
             if len(four):
-                starts = np.searchsorted(nl.query_point_indices, four)
+                starts = np.searchsorted(qi, four)
                 sel = (starts[:, None] + np.arange(4)).ravel()
-                tau[four] = tau4_from_vectors(nl.vectors[sel].reshape(-1, 4, 3))
+                tau[four] = tau4_from_vectors(vectors[sel].reshape(-1, 4, 3))
             cn_parts.append(cn)
             tau_parts.append(tau)
         cn = np.concatenate(cn_parts)
