@@ -751,15 +751,17 @@ class ZeoPores:
             tmp = Path(tmp)
             if isinstance(system, (str, os.PathLike)) and str(system).endswith(".cif"):
                 cif = Path(system)  # raw CIF, read by Zeo++ itself (CoRE MOF comparison)
+                label = str(cif)
             else:
                 frame = as_frame(system)
                 _radii(frame.elements, self.radii)  # clear error for unknown elements
                 cif = tmp / "frame.cif"
                 write_p1_cif(frame, cif)
+                label = getattr(system, "info", {}).get("source") or "the structure"
             job = {"cif": str(cif), "tmp": str(tmp), "radii": self.radii, "high_accuracy": self.high_accuracy,
                    "mc_samples": self.mc_samples, "asa_samples": self.asa_samples,
                    "probes": [str(p) for p in probes], "psd": bool(psd)}
-            out = _run_isolated(_zeo_job, job, what=f"Zeo++ on {system if cif.name != 'frame.cif' else 'the structure'}")
+            out = _run_isolated(_zeo_job, job, what=f"Zeo++ on {label}")
         self.di_A, self.df_A, self.dif_A = out["di_A"], out["df_A"], out["dif_A"]
         self.probe_centre_fraction, self.accessible_fraction = out["probe_centre"], out["accessible"]
         self.asa = out["asa"]
