@@ -82,33 +82,14 @@ class PeriodicQuery:
 
 def neighbour_pairs(atoms: Atoms, r_max: float) -> NeighbourPairs:
     """Every pair of atoms closer than ``r_max`` (Å) under periodic boundaries (freud AABB)."""
-    logging.getLogger("freud").setLevel(logging.WARNING)  # its import logs FFT backend at INFO
-    import freud
-
-    n_atoms = len(atoms)
     cell = np.asarray(atoms.cell, float)
     frac = atoms.cell.scaled_positions(atoms.positions) % 1.0
-    std = lammps_cell(cell)
-    reps = np.maximum(1, np.ceil(2.02 * r_max / perpendicular_widths(cell))).astype(int)
-    shifts = np.array([(x, y, z) for x in range(reps[0]) for y in range(reps[1])
-                       for z in range(reps[2])], float)
-    frac_super = ((frac[None, :, :] + shifts[:, None, :]) / reps).reshape(-1, 3)
-    std_super = std * reps[:, None]
-    box = freud.box.Box.from_matrix(std_super.T)
-    points = box.wrap(frac_super @ std_super)
-    query = points[:n_atoms]  # shift (0, 0, 0) comes first
-    nlist = freud.locality.AABBQuery(box, points).query(
-        query, {"r_max": float(r_max), "exclude_ii": False}).toNeighborList()
-    i = np.asarray(nlist.query_point_indices, dtype=np.int64)
-    j_super = np.asarray(nlist.point_indices, dtype=np.int64)
-    dist = np.asarray(nlist.distances, float)
-    keep = j_super != i    # drop only the self pair: two distinct atoms at one position are a pair (d = 0)
-    i, j_super, dist = i[keep], j_super[keep], dist[keep]
-    vec_std = np.asarray(nlist.vectors, float)[keep]
-    j = j_super % n_atoms
+    query = PeriodicQuery(cell, frac, r_max)
+    # exclude only the atom itself: two distinct atoms at one position are a pair (d = 0)
+    i, j, vec_std = query.query(frac, exclude_ii=True)
     # freud works in single precision: recover the integer image shift and
     # recompute the vector in double precision from the fractional coordinates.
-    dfrac_approx = vec_std @ np.linalg.inv(std)
+    dfrac_approx = vec_std @ np.linalg.inv(query.cell)
     image = np.rint(dfrac_approx - (frac[j] - frac[i]))
     vec = (frac[j] - frac[i] + image) @ cell
     dist = np.linalg.norm(vec, axis=1)
