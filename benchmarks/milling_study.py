@@ -3,7 +3,7 @@ beside the lab's milling trends (X24), as a table (CSV + markdown) and plots (PN
 
 Runs are ordinary ``zifsim run`` folders named ``{material}_{protocol}`` under ``--runs``::
 
-    for m in ZIF-4 ZIF-zni ZIF-8 ZIF-62; do
+    for m in ZIF-4 ZIF-zni ZIF-8 ZIF-62 ZIF-Cu-1; do
       zifsim run structures/$m/cell.data --protocol mill_press --out runs/${m}_mill_press --seed 2022 --threads 1
     done
     zifsim run structures/ZIF-4/cell.data --protocol melt_quench_medium --out runs/ZIF-4_melt_quench_medium --seed 2022
