@@ -11,7 +11,9 @@ Measured per provider:
     ``fix box/relax aniso 0``, capped iterations): density (g/cm³, vs 1.21),
     mean Zn-N (Å, vs 1.99), Zn...Zn across an imidazolate (Å), Zn CN;
 (b) NVT at 300 K of the crystal from its relaxed geometry of (a) (steps capped by cost):
-    Zn-N mean and standard deviation over the frames;
+    Zn-N mean and standard deviation over the second half of the frames, and their X-ray
+    D(r) processed like the measured ZIF-4 glass D(r) at 31 °C (zifsim.compare.xray_fit):
+    first peak positions beside the measured ones and Rw over 1-8 Å;
 (c) the 10 first-principles glasses ``ZIF4_15glass*.cif`` (272 atoms, Gaillac
     et al. 2020): force RMSE against NequIP, energies relative to each model's
     mean over the 10 against NequIP's; a fixed-cell relaxation (CG, capped) of
@@ -56,7 +58,9 @@ PROVIDERS = {
     "nequip": {"spec": {"kind": "mlip", "model": "nequip"}, "label": "NequIP ZIF-4 (Castel 2024)"},
 }
 #: default caps: (crystal relax CG iterations, NVT steps, glasses relaxed, glass relax iterations)
-CAPS = {"reaxff": (200, 800, 3, 100), "chgnet": (20, 20, 1, 15), "sevennet": (20, 20, 1, 15),
+#: (the caps behind docs/fidelity.md: ReaxFF 1 ps of NVT; CHGNet 0.25 ps, SevenNet 0.05 ps,
+#: NequIP 5 fs at 2-6 s per step on this CPU)
+CAPS = {"reaxff": (3000, 4000, 3, 100), "chgnet": (20, 500, 1, 15), "sevennet": (20, 100, 1, 15),
         "nequip": (10, 10, 1, 6)}
 QUICK_CAPS = (2, 4, 1, 2)  # --quick: a smoke run of the script (not physics)
 TIMESTEP_FS = {"reaxff": 0.25, "chgnet": 0.5, "sevennet": 0.5, "nequip": 0.5}
@@ -136,14 +140,19 @@ class LammpsModel:
         wall = time.perf_counter() - t0
         lmp.commands_list(["undump zs_d", "unfix zs_nvt"])
         self._check()
-        import ase.io
-        frames = ase.io.read(dump, index=":", format="lammps-dump-text")
-        for fr in frames:
-            fr.set_chemical_symbols([self.elements[t - 1] for t in fr.numbers])
-        return frames, wall, float(lmp.get_thermo("temp"))
+        return _read_dump(dump, self.elements), wall, float(lmp.get_thermo("temp"))
 
     def close(self):
         self.lmp.close()
+
+
+def _read_dump(dump: Path, elements: list[str]) -> list:
+    """The frames of a ``dump custom id type x y z`` file as ase.Atoms with their elements."""
+    import ase.io
+    frames = ase.io.read(dump, index=":", format="lammps-dump-text")
+    for fr in frames:
+        fr.set_chemical_symbols([elements[t - 1] for t in fr.numbers])
+    return frames
 
 
 def _geometry(atoms) -> dict:
@@ -184,7 +193,8 @@ def _glass_paths() -> list[Path]:
     return sorted((settings.reference_dir() / "structures" / "aimd-glasses").glob("ZIF4_15glass*.cif"))
 
 
-def run_provider(name: str, out: Path, caps, n_glasses: int | None = None, resume: bool = False) -> dict:
+def run_provider(name: str, out: Path, caps, n_glasses: int | None = None, resume: bool = False,
+                 redo_nvt: bool = False) -> dict:
     from zifsim.engine import read_cell
     relax_iter, nvt_steps, n_glass_relax, glass_iter = caps
     provider = _provider(name)
@@ -204,9 +214,16 @@ def run_provider(name: str, out: Path, caps, n_glasses: int | None = None, resum
             if key in done:
                 res[key] = done[key]
         res["caps"]["crystal_relax_iter"] = done["caps"]["crystal_relax_iter"]
-        if "nvt" in done:
+        if redo_nvt:
+            res.pop("nvt", None)  # run (b) again with this call's NVT cap
+        elif "nvt" in done:
             res["caps"]["nvt_steps"] = done["caps"]["nvt_steps"]
         res["glasses"] = [g for g in done.get("glasses", [])]
+    dump = work / "nvt" / "nvt.lammpstrj"
+    if "nvt" in res and "D_rw" not in res["nvt"] and dump.is_file():  # (b) of an older run: add its D(r)
+        frames = _read_dump(dump, sorted(set(crystal.get_chemical_symbols())))
+        res["nvt"].update(_d_of_r(frames[len(frames) // 2:]))
+        save()
     if "crystal_relaxed" in res and "nvt" not in res:
         from ase.io import read as _read
         atoms1 = _read(work / "crystal" / "relaxed.extxyz")
@@ -245,7 +262,7 @@ def _crystal(provider, crystal, work, relax_iter, res):
 def _nvt(provider, atoms1, work, nvt_steps, name, res, natoms):
     # (b) NVT 300 K from the relaxed crystal of (a)
     model = LammpsModel(provider, atoms1, work / "nvt")
-    every = max(1, nvt_steps // 10)
+    every = max(1, nvt_steps // 20)
     frames, wall, temp = model.nvt(nvt_steps, TIMESTEP_FS[name], every)
     model.close()
     zn_n = []
@@ -257,7 +274,41 @@ def _nvt(provider, atoms1, work, nvt_steps, name, res, natoms):
                   "time_ps": nvt_steps * TIMESTEP_FS[name] / 1000.0, "wall_s": wall,
                   "s_per_atom_step": wall / (nvt_steps + 1) / natoms, "final_T_K": temp,
                   "zn_n_mean_A": float(zn_n.mean()), "zn_n_std_A": float(zn_n.std()),
-                  "frames_used": len(frames) - len(frames) // 2, "load": os.getloadavg()[0]}
+                  "frames_used": len(frames) - len(frames) // 2, "load": os.getloadavg()[0],
+                  **_d_of_r(frames[len(frames) // 2:])}
+
+
+#: the measured glass D(r) the NVT crystal's first peaks are read against (31 °C, Gaillac 2017)
+MEASURED_D = "xray/ZIF-4-glass-Gaillac2017/ZIF4glassa_31.dofr"
+D_FIT_RANGE = (1.0, 8.0)   # Å: the short-range order a crystal and its glass share (X24)
+
+
+def _peaks(x, y, lo=1.0, hi=8.0):
+    """Positions (Å) of the D(r) maxima in [lo, hi] with a prominence above 5 % of the largest |D|."""
+    from scipy.signal import find_peaks
+    sel = (x >= lo) & (x <= hi)
+    pk, _ = find_peaks(y[sel], prominence=0.05 * np.abs(y[sel]).max())
+    return [round(float(v), 3) for v in x[sel][pk]]
+
+
+def _d_of_r(atoms_frames) -> dict:
+    """(b) D(r) of the NVT frames processed like the measurement (its Q range, zifsim.compare),
+    its first peaks beside the measured ones and Rw over :data:`D_FIT_RANGE`; {} without the data."""
+    from zifsim import settings
+    from zifsim.analysis.trajectory import frame_from_atoms
+    from zifsim.analysis.xray import xray_of_atoms
+    from zifsim.analysis.xray_data import read_measured
+    from zifsim.compare.xray_fit import compare_xray
+    path = settings.reference_dir() / MEASURED_D
+    if not path.is_file():
+        return {}
+    measured = read_measured(path)
+    xpdf = xray_of_atoms([frame_from_atoms(a) for a in atoms_frames], r_max=D_FIT_RANGE[1] + 5.0)
+    fit = compare_xray(xpdf, measured, D_FIT_RANGE)            # the X-ray issue's comparison
+    smooth = compare_xray(xpdf, measured, D_FIT_RANGE, lorch=True)  # Lorch: no termination ripples
+    return {"D_rw": float(fit.fit["rw"]), "D_scale": float(fit.fit["scale"]), "D_measured": MEASURED_D,
+            "D_peaks_sim_A": _peaks(smooth.x, smooth.y_sim), "D_peaks_measured_A": _peaks(measured.x, measured.y),
+            "D_peaks_processing": "model D(r) over the measured Q range with the Lorch modification"}
 
 
 def _glasses(provider, work, res, name, n_glass_relax, glass_iter, n_glasses, save):
@@ -337,16 +388,25 @@ def assemble(out: Path, names: list[str]) -> str:
         for q in ("density_gcm3", "zn_n_mean_A", "zn_zn_im_mean_A", "cn_mean"):
             csv.append(f"{n},crystal_relaxed_{q},{r.get(q)},")
         csv.append(f"{n},crystal_given_pressure,{g['pressure_bar']},bar")
-    lines += ["", "| provider | NVT 300 K steps × fs (ps) | Zn-N mean ± sd (Å), 2nd half | final T (K) | "
-              "s per atom-step | s per call (crystal, 272 atoms) | load |", "|---|---|---|---|---|---|---|"]
+    measured_peaks = next((d["nvt"]["D_peaks_measured_A"] for d in data.values()
+                           if "D_peaks_measured_A" in d.get("nvt", {})), None)
+    peaks_head = ("D(r) peaks 1-8 Å, 2nd half (measured glass: " + ", ".join(f"{p:.2f}" for p in measured_peaks) + ")"
+                  if measured_peaks else "D(r) peaks 1-8 Å")
+    lines += ["", f"| provider | NVT 300 K steps × fs (ps) | Zn-N mean ± sd (Å), 2nd half | final T (K) | "
+              f"{peaks_head} | Rw D(r) 1-8 Å (scale) | "
+              "s per atom-step | s per call (crystal, 272 atoms) | load |", "|---|---|---|---|---|---|---|---|---|"]
     for n, d in data.items():
         v = d.get("nvt")
         if not v:
             continue
+        peaks = ", ".join(f"{p:.2f}" for p in v["D_peaks_sim_A"]) if "D_peaks_sim_A" in v else "-"
+        rw = f"{v['D_rw']:.3f} ({v['D_scale']:.3f})" if "D_rw" in v else "-"
         lines.append(f"| {d['label']} | {v['steps']} × {v['timestep_fs']} ({v['time_ps']:.3f}) | "
-                     f"{v['zn_n_mean_A']:.3f} ± {v['zn_n_std_A']:.3f} | {v['final_T_K']:.0f} | "
+                     f"{v['zn_n_mean_A']:.3f} ± {v['zn_n_std_A']:.3f} | {v['final_T_K']:.0f} | {peaks} | {rw} | "
                      f"{v['s_per_atom_step']:.2e} | {d['crystal_given']['call_s']:.2f} | {v['load']:.1f} |")
         csv.append(f"{n},nvt_zn_n_mean,{v['zn_n_mean_A']},A")
+        if "D_rw" in v:
+            csv.append(f"{n},nvt_D_rw_1_8A,{v['D_rw']},")
         csv.append(f"{n},s_per_atom_step,{v['s_per_atom_step']},s")
     if ref and ref.get("glasses"):
         rg = {g["name"]: g for g in ref["glasses"]}
@@ -429,6 +489,8 @@ def main(argv=None) -> int:
                     help="with --provider: only (f), single points on the DFT-optimised ZIF-zni / ZIF-62 cells")
     ap.add_argument("--resume", action="store_true",
                     help="with --provider: keep the stages OUT/NAME.json already holds")
+    ap.add_argument("--redo-nvt", action="store_true",
+                    help="with --provider --resume: run (b) again with the NVT steps of --caps, keep the rest")
     ap.add_argument("--assemble-only", action="store_true", help="only rebuild the tables from OUT/*.json")
     ap.add_argument("--docs", default=None, help="markdown file whose fidelity block is replaced")
     args = ap.parse_args(argv)
@@ -441,7 +503,8 @@ def main(argv=None) -> int:
         caps = QUICK_CAPS if args.quick else CAPS[args.provider]
         if args.caps:
             caps = tuple(int(v) for v in args.caps.split(","))
-        run_provider(args.provider, out, caps, n_glasses=2 if args.quick else None, resume=args.resume)
+        run_provider(args.provider, out, caps, n_glasses=2 if args.quick else None, resume=args.resume,
+                     redo_nvt=args.redo_nvt)
         return 0
     if not args.assemble_only:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
